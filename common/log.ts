@@ -1,0 +1,29 @@
+// Structured logging for every ZenPAY process: one JSON object a line, secrets redacted by path.
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+const redactedPaths = [
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'secret',
+  '*.secret',
+  'secrets',
+  '*.secrets',
+  'bankAccount',
+  '*.bankAccount',
+];
+
+export function createLogger(service: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({
+    level,
+    base: { service },
+    redact: { paths: redactedPaths, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
