@@ -1,0 +1,35 @@
+// The GraphQL context, built in one place for HTTP requests and WebSocket subscriptions alike.
+import type { Client } from '@temporalio/client';
+import DataLoader from 'dataloader';
+import type { ApiConfig } from '../common/config';
+import type { Logger } from '../common/log';
+import type { Pool } from '../db/pool';
+import { findUsersByIds, resolveSession, type Session, type User } from './auth';
+import type { EventHub } from './event-hub';
+
+export interface ApiDependencies {
+  config: ApiConfig;
+  pool: Pool;
+  temporal: Client;
+  hub: EventHub;
+  log: Logger;
+}
+
+export interface ApiContext {
+  deps: ApiDependencies;
+  session: Session | null;
+  users: DataLoader<string, User | null>;
+}
+
+export function createUserLoader(pool: Pool): DataLoader<string, User | null> {
+  return new DataLoader(async (ids: readonly string[]) => {
+    const users = await findUsersByIds(pool, ids);
+    const byId = new Map(users.map((user) => [user.id, user]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
+export async function buildContext(deps: ApiDependencies, token: string | null): Promise<ApiContext> {
+  const session = token ? await resolveSession(deps.pool, token) : null;
+  return { deps, session, users: createUserLoader(deps.pool) };
+}

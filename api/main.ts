@@ -1,0 +1,56 @@
+// The API process: connects to PostgreSQL and Temporal, listens for outbox events, serves GraphQL,
+// subscriptions, bank webhooks and /healthz on one port. SIGINT/SIGTERM close it cleanly.
+import { Client, Connection } from '@temporalio/client';
+import { apiConfigSchema, loadConfigOrExit, type ApiConfig } from '../common/config';
+import { createLogger, type Logger } from '../common/log';
+import { createPool } from '../db/pool';
+import type { ApiDependencies } from './context';
+import { EventHub } from './event-hub';
+import { startApiServer, type ApiServer } from './server';
+
+export interface RunningApi extends ApiServer {
+  deps: ApiDependencies;
+}
+
+export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi> {
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'zenpay-api' });
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const hub = new EventHub(config.DATABASE_URL, log);
+  await hub.start();
+  const deps: ApiDependencies = { config, pool, temporal, hub, log };
+  const server = await startApiServer(deps);
+  log.info({ url: `${server.url}/graphql` }, 'api listening');
+  return {
+    ...server,
+    deps,
+    async close() {
+      await server.close();
+      await hub.stop();
+      await connection.close();
+      await pool.end();
+    },
+  };
+}
+
+if (require.main === module) {
+  const config = loadConfigOrExit(apiConfigSchema);
+  const log = createLogger('api', config.LOG_LEVEL);
+  runApi(config, log).then(
+    (api) => {
+      const stop = (signal: string) => {
+        log.info({ signal }, 'api stopping');
+        api.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    },
+    (error: unknown) => {
+      log.fatal({ err: error }, 'api failed to start');
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,142 @@
+// The payment mutations' domain logic: validate, record the transaction under the client's
+// idempotency key, make sure its workflow runs, and wait a bounded time for an answer worth giving.
+import type { Client } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { AppError, badInput } from '../common/errors';
+import { ensurePaymentWorkflow } from '../common/payment-workflows';
+import { parsePhone } from '../common/phone';
+import { isFinalStatus, type TransactionKind, type TransactionStatus } from '../common/transactions';
+import { withTransaction, type Pool } from '../db/pool';
+import { findTransaction, insertTransaction, type TransactionRow } from '../db/transactions';
+import { findUserByPhone, type User } from './auth';
+import { WakeSignal, type EventHub } from './event-hub';
+
+export const noteLengthMax = 140;
+export const idempotencyKeyLengthMax = 255;
+
+export interface PaymentDependencies {
+  pool: Pool;
+  temporal: Client;
+  taskQueue: string;
+  hub: EventHub;
+  mutationWaitMs: number;
+}
+
+export function validateIdempotencyKey(key: string): string {
+  if (key.length < 1 || key.length > idempotencyKeyLengthMax) {
+    throw badInput(`idempotencyKey must be 1 to ${idempotencyKeyLengthMax} characters`, 'idempotencyKey');
+  }
+  return key;
+}
+
+function validateNote(note: string | null | undefined): string | null {
+  if (note === null || note === undefined) return null;
+  if ([...note].length > noteLengthMax) throw badInput(`note is at most ${noteLengthMax} characters`, 'note');
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(note)) throw badInput('note cannot contain control characters', 'note');
+  return note;
+}
+
+/** A digest of everything that defines a request, to tell a retry from a reuse of its key. */
+function fingerprint(parts: readonly (string | null)[]): Buffer {
+  return createHash('sha256').update(JSON.stringify(parts)).digest();
+}
+
+interface PaymentRequest {
+  kind: TransactionKind;
+  viewer: User;
+  amount: bigint;
+  idempotencyKey: string;
+  counterpartyUserId: string | null;
+  note: string | null;
+  bank: string | null;
+  bankAccount: string | null;
+}
+
+/** Records the transaction (or finds the earlier one with this key) and makes sure its workflow runs. */
+async function submit(deps: PaymentDependencies, request: PaymentRequest): Promise<TransactionRow> {
+  const requestFingerprint = fingerprint([
+    request.kind,
+    String(request.amount),
+    request.counterpartyUserId,
+    request.note,
+    request.bank,
+    request.bankAccount,
+  ]);
+  const { transaction, created } = await withTransaction(deps.pool, (client) =>
+    insertTransaction(client, {
+      id: uuidv7(),
+      kind: request.kind,
+      userId: request.viewer.id,
+      counterpartyUserId: request.counterpartyUserId,
+      amount: request.amount,
+      note: request.note,
+      idempotencyKey: request.idempotencyKey,
+      requestFingerprint,
+      bank: request.bank,
+      bankAccount: request.bankAccount,
+    }),
+  );
+  if (!created && !transaction.requestFingerprint.equals(requestFingerprint)) {
+    throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This idempotencyKey was already used for a different request');
+  }
+  // Also on a retry: the first attempt may have crashed between recording and starting.
+  if (!isFinalStatus(transaction.status)) {
+    await ensurePaymentWorkflow({ client: deps.temporal, taskQueue: deps.taskQueue }, transaction);
+  }
+  return transaction;
+}
+
+/**
+ * Waits until the transaction's status satisfies `settled` or the wait runs out, then returns the row
+ * as it is. Woken by the outbox's notifications for the viewer; reads the row itself each time.
+ */
+export async function awaitTransaction(
+  deps: Pick<PaymentDependencies, 'pool' | 'hub'>,
+  userId: string,
+  transactionId: string,
+  settled: (status: TransactionStatus) => boolean,
+  waitMs: number,
+): Promise<TransactionRow> {
+  const signal = new WakeSignal();
+  const unwatch = deps.hub.watch(userId, signal.wake);
+  const deadline = Date.now() + waitMs;
+  try {
+    for (;;) {
+      const transaction = await findTransaction(deps.pool, transactionId);
+      if (!transaction) throw new Error(`transaction ${transactionId} vanished`);
+      const remainingMs = deadline - Date.now();
+      if (settled(transaction.status) || remainingMs <= 0) return transaction;
+      await signal.wait(remainingMs);
+    }
+  } finally {
+    unwatch();
+  }
+}
+
+export interface SendMoneyInput {
+  toPhone: string;
+  amount: bigint;
+  note?: string | null;
+  idempotencyKey: string;
+}
+
+export async function sendMoney(deps: PaymentDependencies, viewer: User, input: SendMoneyInput): Promise<TransactionRow> {
+  const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
+  const note = validateNote(input.note);
+  const toPhone = parsePhone(input.toPhone, 'toPhone');
+  const recipient = await findUserByPhone(deps.pool, toPhone);
+  if (!recipient) throw badInput('No ZenPAY user has this phone number', 'toPhone');
+  if (recipient.id === viewer.id) throw badInput('You cannot send money to yourself', 'toPhone');
+  const transaction = await submit(deps, {
+    kind: 'TRANSFER',
+    viewer,
+    amount: input.amount,
+    idempotencyKey,
+    counterpartyUserId: recipient.id,
+    note,
+    bank: null,
+    bankAccount: null,
+  });
+  return awaitTransaction(deps, viewer.id, transaction.id, isFinalStatus, deps.mutationWaitMs);
+}

@@ -1,0 +1,157 @@
+// Thin resolvers: check the session, turn GraphQL arguments into domain calls, shape the answers.
+// A transaction is rendered from the viewer's side (direction, counterparty).
+import { badInput } from '../common/errors';
+import type { TransactionKind, TransactionStatus } from '../common/transactions';
+import { userWallet } from '../db/ledger';
+import { findTransaction, listTransactionsForViewer, type TransactionRow } from '../db/transactions';
+import { requireSession, revokeSession, signIn, signUp, type SignUpInput } from './auth';
+import type { ApiContext } from './context';
+import { sendMoney, type SendMoneyInput } from './payments';
+import { DateTimeScalar, MoneyScalar } from './scalars';
+import {
+  decodeEventCursor,
+  encodeEventCursor,
+  eventStream,
+  transactionAtEvent,
+  walletAtEvent,
+} from './subscriptions';
+
+const pageSizeMax = 100;
+
+const encodeListCursor = (seq: bigint): string => Buffer.from(`t:${seq}`).toString('base64url');
+function decodeListCursor(cursor: string): bigint {
+  const decoded = /^t:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!decoded || cursor.length > 40) throw badInput('after is not a cursor from this API', 'after');
+  return BigInt(decoded[1]!);
+}
+
+const isViewerTransaction = (transaction: TransactionRow, viewerId: string): boolean =>
+  transaction.userId === viewerId || transaction.counterpartyUserId === viewerId;
+
+function viewerId(context: ApiContext): string {
+  return requireSession(context.session).user.id;
+}
+
+function walletView(wallet: { available: bigint; held: bigint; updatedAt: Date }) {
+  return { currency: 'INR', available: wallet.available, held: wallet.held, updatedAt: wallet.updatedAt };
+}
+
+/** Ends a subscription when its socket closes or its session is signed out or expires. */
+function subscriptionSignal(context: ApiContext & { signal?: AbortSignal }): AbortSignal {
+  return context.signal ?? new AbortController().signal;
+}
+
+export const resolvers = {
+  Money: MoneyScalar,
+  DateTime: DateTimeScalar,
+
+  Query: {
+    viewer: async (_: unknown, __: unknown, context: ApiContext) => {
+      if (!context.session) return null;
+      return { user: context.session.user };
+    },
+    transaction: async (_: unknown, args: { id: string }, context: ApiContext) => {
+      const viewer = viewerId(context);
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(args.id)) return null;
+      const transaction = await findTransaction(context.deps.pool, args.id);
+      // Someone else's transaction is indistinguishable from a missing one.
+      return transaction && isViewerTransaction(transaction, viewer) ? transaction : null;
+    },
+    transactions: async (
+      _: unknown,
+      args: { first: number; after?: string | null; filter?: { kind?: TransactionKind | null; status?: TransactionStatus | null } | null },
+      context: ApiContext,
+    ) => {
+      const viewer = viewerId(context);
+      if (!Number.isInteger(args.first) || args.first < 1 || args.first > pageSizeMax) {
+        throw badInput(`first must be 1 to ${pageSizeMax}`, 'first');
+      }
+      const page = await listTransactionsForViewer(context.deps.pool, {
+        viewerId: viewer,
+        first: args.first,
+        afterSeq: args.after ? decodeListCursor(args.after) : null,
+        kind: args.filter?.kind ?? null,
+        status: args.filter?.status ?? null,
+      });
+      const edges = page.transactions.map((node) => ({ cursor: encodeListCursor(node.seq), node }));
+      return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+  },
+
+  Mutation: {
+    signUp: (_: unknown, args: { input: SignUpInput }, context: ApiContext) =>
+      signUp(context.deps.pool, args.input, context.deps.config.SESSION_TTL_SECONDS),
+    signIn: (_: unknown, args: { input: { phone: string; password: string } }, context: ApiContext) =>
+      signIn(context.deps.pool, args.input, context.deps.config.SESSION_TTL_SECONDS),
+    signOut: async (_: unknown, __: unknown, context: ApiContext) => {
+      const session = requireSession(context.session);
+      return revokeSession(context.deps.pool, session.tokenHash);
+    },
+    sendMoney: (_: unknown, args: { input: SendMoneyInput }, context: ApiContext) => {
+      const session = requireSession(context.session);
+      return sendMoney(paymentDependencies(context), session.user, args.input);
+    },
+  },
+
+  Subscription: {
+    transactionUpdated: {
+      subscribe: async function* (_: unknown, args: { id?: string | null; after?: string | null }, context: ApiContext) {
+        const viewer = viewerId(context);
+        const afterSeq = args.after ? decodeEventCursor(args.after) : null;
+        const stream = eventStream({
+          db: context.deps.pool,
+          hub: context.deps.hub,
+          userId: viewer,
+          kind: 'transaction',
+          afterSeq,
+          signal: subscriptionSignal(context),
+        });
+        for await (const event of stream) {
+          if (args.id && event.transactionId !== args.id) continue;
+          const transaction = await transactionAtEvent(context.deps.pool, event);
+          yield { transactionUpdated: { eventCursor: encodeEventCursor(event.seq), transaction } };
+        }
+      },
+    },
+    walletUpdated: {
+      subscribe: async function* (_: unknown, __: unknown, context: ApiContext) {
+        const viewer = viewerId(context);
+        const stream = eventStream({
+          db: context.deps.pool,
+          hub: context.deps.hub,
+          userId: viewer,
+          kind: 'wallet',
+          afterSeq: null,
+          signal: subscriptionSignal(context),
+        });
+        for await (const event of stream) yield { walletUpdated: walletView(walletAtEvent(event)) };
+      },
+    },
+  },
+
+  Viewer: {
+    wallet: async (_viewer: unknown, __: unknown, context: ApiContext) =>
+      walletView(await userWallet(context.deps.pool, viewerId(context))),
+  },
+
+  Transaction: {
+    direction: (transaction: TransactionRow, _: unknown, context: ApiContext) => {
+      if (transaction.kind === 'ON_RAMP') return 'CREDIT';
+      if (transaction.kind === 'OFF_RAMP') return 'DEBIT';
+      return transaction.userId === context.session?.user.id ? 'DEBIT' : 'CREDIT';
+    },
+    counterparty: async (transaction: TransactionRow, _: unknown, context: ApiContext) => {
+      if (transaction.kind !== 'TRANSFER') return transaction.bank;
+      const otherId = transaction.userId === context.session?.user.id ? transaction.counterpartyUserId! : transaction.userId;
+      const other = await context.users.load(otherId);
+      return other ? `${other.name} (${other.phone})` : null;
+    },
+    bankRedirectUrl: (transaction: TransactionRow) =>
+      transaction.kind === 'ON_RAMP' && transaction.status === 'AWAITING_BANK' ? transaction.bankRedirectUrl : null,
+  },
+};
+
+function paymentDependencies(context: ApiContext) {
+  const { pool, temporal, hub, config } = context.deps;
+  return { pool, temporal, hub, taskQueue: config.TEMPORAL_TASK_QUEUE, mutationWaitMs: config.MUTATION_WAIT_MS };
+}

@@ -1,0 +1,166 @@
+// The API process's HTTP server: GraphQL over HTTP and graphql-ws on /graphql (one port), the bank
+// webhook receiver, and /healthz. Subscriptions reuse Yoga's execution (its graphql-ws recipe).
+import express from 'express';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { bearerToken, resolveSession, type Session } from './auth';
+import type { ApiDependencies } from './context';
+import { createGraphQLServer } from './yoga';
+
+const webSocketPayloadBytesMax = 64 * 1024;
+const keepAliveIntervalMs = 12_000;
+const sessionCheckIntervalMs = 60_000;
+
+export interface ApiServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+interface SocketState {
+  session: Session | null;
+  controller: AbortController;
+  alive: boolean;
+}
+
+export function createApp(deps: ApiDependencies, extraRoutes?: (app: express.Express) => void): {
+  app: express.Express;
+  yoga: ReturnType<typeof createGraphQLServer>;
+} {
+  const yoga = createGraphQLServer(deps);
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', async (_request, response) => {
+    const checks = await Promise.allSettled([
+      deps.pool.query('SELECT 1'),
+      deps.temporal.workflowService.getSystemInfo({}),
+    ]);
+    const [database, temporal] = checks.map((check) => (check.status === 'fulfilled' ? 'ok' : 'unreachable'));
+    const healthy = database === 'ok' && temporal === 'ok' && deps.hub.listening;
+    response.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', database, temporal, events: deps.hub.listening ? 'ok' : 'reconnecting' });
+  });
+  extraRoutes?.(app);
+  app.use(yoga.graphqlEndpoint, (request, response) => void yoga(request, response));
+  return { app, yoga };
+}
+
+function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
+  // Non-browser clients send no Origin; browsers always do, and must be on the list.
+  return origin === undefined || allowed.includes(origin);
+}
+
+export async function startApiServer(
+  deps: ApiDependencies,
+  extraRoutes?: (app: express.Express) => void,
+): Promise<ApiServer> {
+  const { app, yoga } = createApp(deps, extraRoutes);
+  const server = createServer(app);
+  const sockets = new Map<WebSocket, SocketState>();
+  const allowedOrigins = deps.config.GRAPHQL_ALLOWED_ORIGINS;
+  const wsServer = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    maxPayload: webSocketPayloadBytesMax,
+    verifyClient: ({ origin }: { origin?: string }) => originAllowed(origin, allowedOrigins),
+  });
+
+  const stateOf = (socket: WebSocket): SocketState => {
+    let state = sockets.get(socket);
+    if (!state) {
+      state = { session: null, controller: new AbortController(), alive: true };
+      sockets.set(socket, state);
+      socket.on('pong', () => (state!.alive = true));
+      socket.on('close', () => {
+        state!.controller.abort();
+        sockets.delete(socket);
+      });
+    }
+    return state;
+  };
+
+  const wsCleanup = useServer(
+    {
+      execute: (args: any) => args.rootValue.execute(args),
+      subscribe: (args: any) => args.rootValue.subscribe(args),
+      onConnect: async (ctx) => {
+        const state = stateOf(ctx.extra.socket);
+        const header = ctx.connectionParams?.authorization;
+        const token = typeof header === 'string' ? bearerToken(header) : null;
+        state.session = token ? await resolveSession(deps.pool, token) : null;
+        // false closes the socket with 4403 Forbidden: no anonymous subscriptions.
+        return state.session !== null;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const state = stateOf(ctx.extra.socket);
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          connectionToken: null,
+          signal: state.controller.signal,
+        });
+        const args = {
+          schema,
+          operationName: payload.operationName,
+          document: parse(payload.query),
+          variableValues: payload.variables,
+          contextValue: { ...(await contextFactory()), session: state.session },
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    wsServer,
+  );
+
+  // Pings find dead peers; the session check closes sockets whose session expired.
+  const keepAlive = setInterval(() => {
+    for (const [socket, state] of sockets) {
+      if (!state.alive) {
+        socket.terminate();
+        continue;
+      }
+      state.alive = false;
+      socket.ping();
+    }
+  }, keepAliveIntervalMs);
+  const sessionCheck = setInterval(() => {
+    const now = Date.now();
+    for (const [socket, state] of sockets) {
+      if (state.session && state.session.expiresAt.getTime() <= now) socket.close(4401, 'Session expired');
+    }
+  }, sessionCheckIntervalMs);
+  const unlistenRevocations = deps.hub.onSessionRevoked((tokenHashHex) => {
+    for (const [socket, state] of sockets) {
+      if (state.session?.tokenHash.toString('hex') === tokenHashHex) socket.close(4401, 'Signed out');
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(deps.config.API_PORT, deps.config.API_HOST, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${deps.config.API_HOST}:${address.port}`;
+
+  return {
+    server,
+    url,
+    async close() {
+      clearInterval(keepAlive);
+      clearInterval(sessionCheck);
+      unlistenRevocations();
+      for (const socket of sockets.keys()) socket.close(1001, 'Server shutting down');
+      await wsCleanup.dispose();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await yoga.dispose();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// The transactional outbox: events are appended in the same PostgreSQL transaction as the change they
+// describe, numbered per user (seq), and announced with NOTIFY, which PostgreSQL sends only on commit.
+import type { PoolClient, Queryable } from './pool';
+
+export const eventsChannel = 'zenpay_events';
+
+export type EventKind = 'transaction' | 'wallet';
+
+export interface TransactionEventPayload {
+  status: string;
+  failureCode: string | null;
+  bankRedirectUrl: string | null;
+  updatedAt: string;
+}
+
+export interface WalletEventPayload {
+  available: string;
+  held: string;
+  updatedAt: string;
+}
+
+export interface NewEvent {
+  userId: string;
+  kind: EventKind;
+  transactionId: string | null;
+  payload: TransactionEventPayload | WalletEventPayload;
+}
+
+export interface StoredEvent extends NewEvent {
+  seq: bigint;
+  createdAt: Date;
+}
+
+/**
+ * Appends events and returns them with their seq. Stream rows are locked in ascending user id order;
+ * the lock is held until commit, so within a user's stream seq order is commit order.
+ */
+export async function appendEvents(client: PoolClient, events: readonly NewEvent[]): Promise<StoredEvent[]> {
+  if (events.length === 0) return [];
+  const userIds = [...new Set(events.map((event) => event.userId))].sort();
+  const { rows: streams } = await client.query<{ user_id: string; last_seq: bigint }>(
+    `SELECT user_id, last_seq FROM event_streams WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE`,
+    [userIds],
+  );
+  if (streams.length !== userIds.length) throw new Error('an event names a user without an event stream');
+  const lastSeq = new Map(streams.map((stream) => [stream.user_id, stream.last_seq]));
+  const numbered = events.map((event) => {
+    const seq = lastSeq.get(event.userId)! + 1n;
+    lastSeq.set(event.userId, seq);
+    return { ...event, seq };
+  });
+  const { rows } = await client.query<{ created_at: Date }>(
+    `WITH bumped AS (
+       UPDATE event_streams AS stream SET last_seq = bump.last_seq
+       FROM unnest($1::uuid[], $2::bigint[]) AS bump (user_id, last_seq)
+       WHERE stream.user_id = bump.user_id)
+     INSERT INTO events (user_id, seq, kind, transaction_id, payload)
+     SELECT * FROM unnest($3::uuid[], $4::bigint[], $5::text[], $6::uuid[], $7::jsonb[])
+     RETURNING created_at`,
+    [
+      [...lastSeq.keys()],
+      [...lastSeq.values()].map(String),
+      numbered.map((event) => event.userId),
+      numbered.map((event) => String(event.seq)),
+      numbered.map((event) => event.kind),
+      numbered.map((event) => event.transactionId),
+      numbered.map((event) => JSON.stringify(event.payload)),
+    ],
+  );
+  // One notification per transaction; listeners read the rows themselves, so a lost one loses nothing.
+  const announced = [...lastSeq.entries()].map(([userId, seq]) => `${userId}:${seq}`).join(',');
+  await client.query(`SELECT pg_notify($1, $2)`, [eventsChannel, announced]);
+  return numbered.map((event, index) => ({ ...event, createdAt: rows[index]?.created_at ?? new Date() }));
+}
+
+export async function createEventStream(db: Queryable, userId: string): Promise<void> {
+  await db.query(`INSERT INTO event_streams (user_id) VALUES ($1)`, [userId]);
+}
+
+export interface EventPage {
+  events: StoredEvent[];
+  prunedThroughSeq: bigint;
+}
+
+/** Events of one user after a seq, oldest first, at most limit of them. */
+export async function readEvents(
+  db: Queryable,
+  userId: string,
+  afterSeq: bigint,
+  limit: number,
+  kind?: EventKind,
+): Promise<EventPage> {
+  const { rows } = await db.query<{
+    seq: bigint;
+    kind: EventKind;
+    transaction_id: string | null;
+    payload: NewEvent['payload'];
+    created_at: Date;
+    pruned_through_seq: bigint;
+  }>(
+    `SELECT e.seq, e.kind, e.transaction_id, e.payload, e.created_at, s.pruned_through_seq
+     FROM event_streams s LEFT JOIN LATERAL (
+       SELECT * FROM events WHERE user_id = s.user_id AND seq > $2 AND ($4::text IS NULL OR kind = $4)
+       ORDER BY seq LIMIT $3) e ON true
+     WHERE s.user_id = $1`,
+    [userId, String(afterSeq), limit, kind ?? null],
+  );
+  const prunedThroughSeq = rows[0]?.pruned_through_seq ?? 0n;
+  const events = rows
+    .filter((row) => row.seq !== null)
+    .map((row) => ({
+      userId,
+      seq: row.seq,
+      kind: row.kind,
+      transactionId: row.transaction_id,
+      payload: row.payload,
+      createdAt: row.created_at,
+    }));
+  return { events, prunedThroughSeq };
+}

@@ -1,0 +1,219 @@
+// Business transactions (TRANSFER, ON_RAMP, OFF_RAMP): the rows users see, their status changes and
+// the outbox events each change writes in the same PostgreSQL transaction.
+import type { TransactionKind, TransactionStatus } from '../common/transactions';
+import { appendEvents, type NewEvent } from './events';
+import { userWallet } from './ledger';
+import type { PoolClient, Queryable } from './pool';
+
+export interface TransactionRow {
+  id: string;
+  seq: bigint;
+  kind: TransactionKind;
+  status: TransactionStatus;
+  userId: string;
+  counterpartyUserId: string | null;
+  amount: bigint;
+  currency: 'INR';
+  note: string | null;
+  idempotencyKey: string;
+  requestFingerprint: Buffer;
+  failureCode: string | null;
+  bank: string | null;
+  bankAccount: string | null;
+  bankPaymentId: string | null;
+  bankRedirectUrl: string | null;
+  bankDeadlineAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const columns = `id, seq, kind, status, user_id AS "userId", counterparty_user_id AS "counterpartyUserId",
+  amount, currency, note, idempotency_key AS "idempotencyKey", request_fingerprint AS "requestFingerprint",
+  failure_code AS "failureCode", bank, bank_account AS "bankAccount", bank_payment_id AS "bankPaymentId",
+  bank_redirect_url AS "bankRedirectUrl", bank_deadline_at AS "bankDeadlineAt",
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+export interface NewTransaction {
+  id: string;
+  kind: TransactionKind;
+  userId: string;
+  counterpartyUserId: string | null;
+  amount: bigint;
+  note: string | null;
+  idempotencyKey: string;
+  requestFingerprint: Buffer;
+  bank: string | null;
+  bankAccount: string | null;
+}
+
+/**
+ * Inserts a PENDING transaction with its first events, or finds the one the same user made earlier
+ * with the same idempotency key (created: false). The caller compares fingerprints.
+ */
+export async function insertTransaction(
+  client: PoolClient,
+  input: NewTransaction,
+): Promise<{ transaction: TransactionRow; created: boolean }> {
+  const { rows } = await client.query<TransactionRow>(
+    `INSERT INTO transactions (id, kind, status, user_id, counterparty_user_id, amount, note, idempotency_key,
+       request_fingerprint, bank, bank_account)
+     VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (user_id, idempotency_key) DO NOTHING
+     RETURNING ${columns}`,
+    [
+      input.id,
+      input.kind,
+      input.userId,
+      input.counterpartyUserId,
+      String(input.amount),
+      input.note,
+      input.idempotencyKey,
+      input.requestFingerprint,
+      input.bank,
+      input.bankAccount,
+    ],
+  );
+  if (rows[0]) {
+    await appendEvents(client, transactionEvents(rows[0]));
+    return { transaction: rows[0], created: true };
+  }
+  const existing = await client.query<TransactionRow>(
+    `SELECT ${columns} FROM transactions WHERE user_id = $1 AND idempotency_key = $2`,
+    [input.userId, input.idempotencyKey],
+  );
+  if (!existing.rows[0]) throw new Error('idempotency key conflict without an existing transaction');
+  return { transaction: existing.rows[0], created: false };
+}
+
+export async function findTransaction(db: Queryable, id: string): Promise<TransactionRow | null> {
+  const { rows } = await db.query<TransactionRow>(`SELECT ${columns} FROM transactions WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/** Locks the transaction row: activities of one transaction then run one at a time, even when retried. */
+export async function lockTransaction(client: PoolClient, id: string): Promise<TransactionRow> {
+  const { rows } = await client.query<TransactionRow>(`SELECT ${columns} FROM transactions WHERE id = $1 FOR UPDATE`, [
+    id,
+  ]);
+  if (!rows[0]) throw new Error(`transaction ${id} does not exist`);
+  return rows[0];
+}
+
+export interface StatusChange {
+  status: TransactionStatus;
+  failureCode?: string | null;
+  bankPaymentId?: string;
+  bankRedirectUrl?: string | null;
+  bankDeadlineAt?: Date | null;
+}
+
+/** Changes a locked transaction's status and appends its events for every party. */
+export async function changeTransactionStatus(
+  client: PoolClient,
+  transaction: TransactionRow,
+  change: StatusChange,
+): Promise<TransactionRow> {
+  const { rows } = await client.query<TransactionRow>(
+    `UPDATE transactions SET status = $2, failure_code = $3,
+       bank_payment_id = COALESCE($4, bank_payment_id),
+       bank_redirect_url = CASE WHEN $5::boolean THEN $6 ELSE bank_redirect_url END,
+       bank_deadline_at = CASE WHEN $7::boolean THEN $8::timestamptz ELSE bank_deadline_at END,
+       updated_at = clock_timestamp()
+     WHERE id = $1 RETURNING ${columns}`,
+    [
+      transaction.id,
+      change.status,
+      change.failureCode ?? null,
+      change.bankPaymentId ?? null,
+      change.bankRedirectUrl !== undefined,
+      change.bankRedirectUrl ?? null,
+      change.bankDeadlineAt !== undefined,
+      change.bankDeadlineAt ?? null,
+    ],
+  );
+  const updated = rows[0]!;
+  await appendEvents(client, transactionEvents(updated));
+  return updated;
+}
+
+export function transactionParties(transaction: TransactionRow): string[] {
+  return transaction.counterpartyUserId ? [transaction.userId, transaction.counterpartyUserId] : [transaction.userId];
+}
+
+function transactionEvents(transaction: TransactionRow): NewEvent[] {
+  return transactionParties(transaction).map((userId) => ({
+    userId,
+    kind: 'transaction',
+    transactionId: transaction.id,
+    payload: {
+      status: transaction.status,
+      failureCode: transaction.failureCode,
+      bankRedirectUrl: transaction.bankRedirectUrl,
+      updatedAt: transaction.updatedAt.toISOString(),
+    },
+  }));
+}
+
+/** Appends a wallet event with the current balance for each user whose balance just changed. */
+export async function appendWalletEvents(client: PoolClient, userIds: readonly string[]): Promise<void> {
+  const events: NewEvent[] = [];
+  for (const userId of userIds) {
+    const wallet = await userWallet(client, userId);
+    events.push({
+      userId,
+      kind: 'wallet',
+      transactionId: null,
+      payload: {
+        available: String(wallet.available),
+        held: String(wallet.held),
+        updatedAt: wallet.updatedAt.toISOString(),
+      },
+    });
+  }
+  await appendEvents(client, events);
+}
+
+export interface TransactionPageRequest {
+  viewerId: string;
+  first: number;
+  afterSeq: bigint | null;
+  kind: TransactionKind | null;
+  status: TransactionStatus | null;
+}
+
+/** The viewer's transactions, newest first, by keyset on seq; fetches one extra row to tell hasNextPage. */
+export async function listTransactionsForViewer(
+  db: Queryable,
+  request: TransactionPageRequest,
+): Promise<{ transactions: TransactionRow[]; hasNextPage: boolean }> {
+  const { rows } = await db.query<TransactionRow>(
+    `SELECT ${columns} FROM (
+       (SELECT * FROM transactions WHERE user_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+          AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR status = $4) ORDER BY seq DESC LIMIT $5)
+       UNION ALL
+       (SELECT * FROM transactions WHERE counterparty_user_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+          AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR status = $4) ORDER BY seq DESC LIMIT $5)
+     ) AS mine ORDER BY seq DESC LIMIT $5`,
+    [
+      request.viewerId,
+      request.afterSeq === null ? null : String(request.afterSeq),
+      request.kind,
+      request.status,
+      request.first + 1,
+    ],
+  );
+  return { transactions: rows.slice(0, request.first), hasNextPage: rows.length > request.first };
+}
+
+/**
+ * Transactions still PENDING after a while: the sweeper makes sure each has its workflow. (One in
+ * AWAITING_BANK got there through its workflow, so it has one.)
+ */
+export async function findStalePending(db: Queryable, olderThan: Date, limit: number): Promise<TransactionRow[]> {
+  const { rows } = await db.query<TransactionRow>(
+    `SELECT ${columns} FROM transactions WHERE status = 'PENDING' AND created_at < $1
+     ORDER BY created_at LIMIT $2`,
+    [olderThan, limit],
+  );
+  return rows;
+}

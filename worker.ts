@@ -1,0 +1,54 @@
+// The Temporal worker process: runs ZenPAY's workflows and activities on one task queue, and sweeps
+// for transactions whose workflow was never started (e.g. the API crashed right after recording it).
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { loadConfigOrExit, workerConfigSchema, type WorkerConfig } from './common/config';
+import { createLogger, type Logger } from './common/log';
+import { startSweeper } from './activities/sweeper';
+import { createPool } from './db/pool';
+
+export async function runWorker(config: WorkerConfig, log: Logger): Promise<void> {
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'zenpay-worker' });
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
+  const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = bundlePath
+    ? { workflowBundle: { codePath: bundlePath } }
+    : { workflowsPath: require.resolve('./workflows') };
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    ...workflowSource,
+    activities: createActivities({ pool, log }),
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentLocalActivityExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+  });
+  const sweeper = startSweeper({ pool, client, taskQueue: config.TEMPORAL_TASK_QUEUE, log, staleAfterMs: config.SWEEP_STALE_AFTER_MS, intervalMs: config.SWEEP_INTERVAL_MS });
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
+  try {
+    // Resolves after SIGINT or SIGTERM (the Runtime's shutdown signals), once in-flight tasks finish.
+    await worker.run();
+  } finally {
+    await sweeper.stop();
+    await connection.close();
+    await clientConnection.close();
+    await pool.end();
+    log.info('worker stopped');
+  }
+}
+
+if (require.main === module) {
+  const config = loadConfigOrExit(workerConfigSchema);
+  const log = createLogger('worker', config.LOG_LEVEL);
+  runWorker(config, log).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      log.fatal({ err: error }, 'worker failed');
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,2 @@
+// Every workflow the worker runs. Workflow code is deterministic: no I/O, only activity types.
+export { transferWorkflow } from './transfer';
