@@ -6,5 +6,7 @@ module.exports = {
   testMatch: ['<rootDir>/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.data/'],
   moduleFileExtensions: ['ts', 'js', 'json'],
-  testTimeout: 60_000,
+  testTimeout: 120_000,
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
 };

@@ -1,7 +1,7 @@
 // The Temporal worker process: runs ZenPAY's workflows and activities on one task queue, and sweeps
 // for transactions whose workflow was never started (e.g. the API crashed right after recording it).
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfigOrExit, workerConfigSchema, type WorkerConfig } from './common/config';
 import { createLogger, type Logger } from './common/log';
@@ -41,9 +41,28 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
   }
 }
 
+/** Routes the SDK's own log messages (worker state, bundling, failures) into our JSON log. */
+function temporalLogger(log: Logger, minimum: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR') {
+  const order = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+  const emit = (level: (typeof order)[number], message: string, meta?: Record<string, unknown>) => {
+    if (order.indexOf(level) < order.indexOf(minimum)) return;
+    const method = level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error');
+    log[method](meta ?? {}, message);
+  };
+  return {
+    log: emit,
+    trace: (message: string, meta?: Record<string, unknown>) => emit('TRACE', message, meta),
+    debug: (message: string, meta?: Record<string, unknown>) => emit('DEBUG', message, meta),
+    info: (message: string, meta?: Record<string, unknown>) => emit('INFO', message, meta),
+    warn: (message: string, meta?: Record<string, unknown>) => emit('WARN', message, meta),
+    error: (message: string, meta?: Record<string, unknown>) => emit('ERROR', message, meta),
+  };
+}
+
 if (require.main === module) {
   const config = loadConfigOrExit(workerConfigSchema);
   const log = createLogger('worker', config.LOG_LEVEL);
+  Runtime.install({ logger: temporalLogger(log.child({ component: 'temporal-sdk' }), config.TEMPORAL_SDK_LOG_LEVEL) });
   runWorker(config, log).then(
     () => process.exit(0),
     (error: unknown) => {

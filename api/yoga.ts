@@ -2,9 +2,9 @@
 // everything else masked as INTERNAL_SERVER_ERROR (logged with its details, never returned).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import { createSchema, createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
-import { AppError } from '../common/errors';
+import { AppError, errorCodes } from '../common/errors';
 import { bearerToken } from './auth';
 import { buildContext, type ApiContext, type ApiDependencies } from './context';
 import { resolvers } from './resolvers';
@@ -31,15 +31,28 @@ export function toGraphQLError(error: unknown, deps: ApiDependencies): GraphQLEr
   });
 }
 
-/** Gives every error a code: parse and validation errors never pass through maskError. */
-function useErrorCodes(deps: ApiDependencies): Plugin {
-  return {
-    onExecutionResult({ result, setResult }) {
-      if (!result || Symbol.asyncIterator in result || !result.errors?.length) return;
-      setResult({ ...result, errors: result.errors.map((error) => toGraphQLError(error, deps)) });
-    },
-  };
+const contractCodes = new Set<string>([...errorCodes, 'INTERNAL_SERVER_ERROR']);
+
+/** Keeps every error's code inside the contract's list; Yoga's own codes become the reason. */
+function withContractCode(error: GraphQLError): GraphQLError {
+  const code = error.extensions?.code;
+  if (typeof code === 'string' && contractCodes.has(code)) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    path: error.path,
+    extensions: { ...error.extensions, code: 'BAD_USER_INPUT', ...(code ? { reason: code } : {}) },
+  });
 }
+
+/** Parse and validation errors never pass through maskError: give them codes here. */
+const useContractErrorCodes: Plugin = {
+  onResultProcess({ result, setResult }) {
+    if (Array.isArray(result) || !result || Symbol.asyncIterator in result) return;
+    const errors = (result as ExecutionResult).errors;
+    if (!errors?.length) return;
+    setResult({ ...(result as ExecutionResult), errors: errors.map((error) => withContractCode(error as GraphQLError)) });
+  },
+};
 
 /** What the WebSocket server hands in: the token from connectionParams, checked once at connect. */
 export interface ServerContext {
@@ -56,7 +69,7 @@ export function createGraphQLServer(deps: ApiDependencies) {
     batching: false,
     logging: false,
     maskedErrors: { maskError: (error) => toGraphQLError(error, deps) },
-    plugins: [useErrorCodes(deps)],
+    plugins: [useContractErrorCodes],
     context: async (initial: YogaInitialContext & ServerContext) => {
       const token =
         initial.connectionToken !== undefined

@@ -50,6 +50,7 @@ export const workerConfigSchema = z.object({
   /** Transactions still PENDING after this long without a workflow are (re)started by the sweeper. */
   SWEEP_STALE_AFTER_MS: positiveMs.default(30_000),
   SWEEP_INTERVAL_MS: positiveMs.default(15_000),
+  TEMPORAL_SDK_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 

@@ -1,0 +1,78 @@
+// Brings the whole ZenPAY system up on this machine and keeps it in the foreground until Ctrl-C.
+// Every setting can be overridden by environment; bad values stop it with a clear message.
+import path from 'node:path';
+import { z } from 'zod';
+import { loadConfigOrExit } from '../common/config';
+import { formatLogLine } from '../common/log-format';
+import { startStack } from '../system/stack';
+import { projectRoot } from '../system/temporal';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const upConfigSchema = z.object({
+  ZENPAY_DATA_DIR: z.string().min(1).default(path.join(projectRoot, '.data')),
+  ZENPAY_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: port.default(4000),
+  BANK_SIM_PORT: port.default(4100),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  POSTGRES_PORT: port.default(5433),
+  DATABASE_URL: z.string().url().optional(),
+  TEMPORAL_ADDRESS: z.string().min(3).optional(),
+  ZENPAY_QUIET: z.enum(['0', '1']).default('0'),
+});
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit(upConfigSchema);
+  const dataDir = path.resolve(config.ZENPAY_DATA_DIR);
+  const say = (message: string) => console.log(`[zenpay] ${message}`);
+  const stack = await startStack({
+    dataDir,
+    host: config.ZENPAY_HOST,
+    apiPort: config.API_PORT,
+    bankSimPort: config.BANK_SIM_PORT,
+    temporalPort: config.TEMPORAL_PORT,
+    temporalUiPort: config.TEMPORAL_UI_PORT,
+    postgresPort: config.POSTGRES_PORT,
+    databaseUrl: config.DATABASE_URL,
+    temporalAddress: config.TEMPORAL_ADDRESS,
+    temporalPersistent: true,
+    echo: config.ZENPAY_QUIET === '1' ? undefined : (name, line) => console.log(formatLogLine(name, line)),
+    progress: say,
+  });
+  const rows = [
+    ['GraphQL (HTTP and WebSocket)', stack.urls.graphql],
+    ['Bank webhooks', stack.urls.webhooks],
+    ['Health', stack.urls.health],
+    ['Bank simulator', stack.urls.bankSim],
+    ['Temporal frontend (gRPC)', stack.temporalAddress],
+    ['Temporal Web UI', stack.urls.temporalUi ?? '(external Temporal: see its own UI)'],
+    ['PostgreSQL', stack.databaseUrl.replace(/:[^:@/]*@/, ':***@')],
+    ['Data and logs', dataDir],
+  ];
+  const width = Math.max(...rows.map(([name]) => name!.length));
+  console.log(`\nZenPAY is up:\n${rows.map(([name, value]) => `  ${name!.padEnd(width)}  ${value}`).join('\n')}\n\nCtrl-C stops everything.\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping`);
+    stack.stop().then(
+      () => {
+        say('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`[zenpay] failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,146 @@
+// Brings up a whole ZenPAY system (PostgreSQL, Temporal, bank simulator, worker, API) as separate
+// processes, in dependency order, and takes it down again. Used by `npm start`, tests, bench and drill.
+import path from 'node:path';
+import { migrateDatabase } from '../db/migrate';
+import { startEmbeddedPostgres, type RunningPostgres } from './postgres';
+import { ManagedProcess, nodeEntry } from './process';
+import { ensureTemporalCli, projectRoot, temporalDevServer } from './temporal';
+
+export interface StackOptions {
+  dataDir: string;
+  host: string;
+  apiPort: number;
+  bankSimPort: number;
+  temporalPort: number;
+  /** null: no Web UI. */
+  temporalUiPort: number | null;
+  postgresPort: number;
+  /** Use this PostgreSQL instead of starting an embedded one. */
+  databaseUrl?: string;
+  /** Use this Temporal server instead of starting a dev server. */
+  temporalAddress?: string;
+  /** Keep Temporal's state in a SQLite file under dataDir (survives restarts). */
+  temporalPersistent: boolean;
+  /** Extra environment for every service (e.g. short bank deadlines in tests). */
+  serviceEnv?: NodeJS.ProcessEnv;
+  echo?: (name: string, line: string) => void;
+  progress?: (message: string) => void;
+}
+
+export interface Stack {
+  databaseUrl: string;
+  temporalAddress: string;
+  urls: { graphql: string; webhooks: string; health: string; bankSim: string; temporalUi: string | null };
+  postgres: RunningPostgres | null;
+  temporal: ManagedProcess | null;
+  bankSim: ManagedProcess;
+  worker: ManagedProcess;
+  api: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export const embeddedPostgresPassword = 'zenpay';
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const progress = options.progress ?? (() => {});
+  const logDir = path.join(options.dataDir, 'logs');
+  const started: Array<{ stop(): Promise<unknown> }> = [];
+  const stopAll = async () => {
+    for (const part of started.reverse()) await part.stop().catch(() => {});
+  };
+  try {
+    let postgres: RunningPostgres | null = null;
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      progress(`starting embedded PostgreSQL on 127.0.0.1:${options.postgresPort} (data in ${path.join(options.dataDir, 'postgres')})`);
+      postgres = await startEmbeddedPostgres({
+        dataDir: path.join(options.dataDir, 'postgres'),
+        port: options.postgresPort,
+        password: embeddedPostgresPassword,
+        database: 'zenpay',
+      });
+      started.push(postgres);
+      databaseUrl = postgres.url;
+    }
+    progress('applying database migrations');
+    await migrateDatabase(databaseUrl);
+
+    let temporal: ManagedProcess | null = null;
+    let temporalAddress = options.temporalAddress;
+    if (!temporalAddress) {
+      progress('making sure the Temporal CLI is built (a first build takes a few minutes)');
+      const binary = ensureTemporalCli();
+      temporalAddress = `${options.host}:${options.temporalPort}`;
+      progress(`starting Temporal dev server on ${temporalAddress}`);
+      temporal = temporalDevServer({
+        binary,
+        host: options.host,
+        port: options.temporalPort,
+        uiPort: options.temporalUiPort,
+        databaseFile: options.temporalPersistent ? path.join(options.dataDir, 'temporal.sqlite') : null,
+        logFile: path.join(logDir, 'temporal.log'),
+        echo: options.echo,
+      });
+      await temporal.start();
+      started.push(temporal);
+    }
+
+    const apiUrl = `http://${options.host}:${options.apiPort}`;
+    const bankSimUrl = `http://${options.host}:${options.bankSimPort}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporalAddress,
+      API_HOST: options.host,
+      API_PORT: String(options.apiPort),
+      BANK_API_URL: bankSimUrl,
+      BANK_SIM_HOST: options.host,
+      BANK_SIM_PORT: String(options.bankSimPort),
+      BANK_SIM_WEBHOOK_URL: `${apiUrl}/webhooks/bank`,
+      BANK_SIM_STATE_FILE: path.join(options.dataDir, 'bank-sim.jsonl'),
+      ...options.serviceEnv,
+    };
+    const service = (name: string, entry: string, readyLine: RegExp) =>
+      new ManagedProcess({
+        name,
+        ...nodeEntry(path.join(projectRoot, entry)),
+        cwd: projectRoot,
+        env,
+        logFile: path.join(logDir, `${name}.log`),
+        echo: options.echo,
+        readyLine,
+      });
+    const bankSim = service('bank-sim', 'bank-sim/main.ts', /bank simulator listening/);
+    const worker = service('worker', 'worker.ts', /worker running/);
+    const api = service('api', 'api/main.ts', /api listening/);
+    for (const [part, label] of [
+      [bankSim, `bank simulator on ${bankSimUrl}`],
+      [worker, 'Temporal worker'],
+      [api, `API on ${apiUrl}`],
+    ] as const) {
+      progress(`starting ${label}`);
+      await part.start();
+      started.push({ stop: () => part.close() });
+    }
+    return {
+      databaseUrl,
+      temporalAddress,
+      urls: {
+        graphql: `${apiUrl}/graphql`,
+        webhooks: `${apiUrl}/webhooks/bank`,
+        health: `${apiUrl}/healthz`,
+        bankSim: bankSimUrl,
+        temporalUi: temporal && options.temporalUiPort !== null ? `http://${options.host}:${options.temporalUiPort}` : null,
+      },
+      postgres,
+      temporal,
+      bankSim,
+      worker,
+      api,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,64 @@
+// The Temporal dev server (`temporal server start-dev`): SQLite persistence in a file (or memory), the
+// Web UI, and ZenPAY's search attributes registered at start.
+import { Connection } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { searchAttributeDefinitions } from '../common/transactions';
+import { ManagedProcess } from './process';
+
+export const projectRoot = path.resolve(__dirname, '..');
+
+/** Builds the pinned Temporal CLI once into a cache outside the checkout (or finds it) and returns its path. */
+export function ensureTemporalCli(): string {
+  const output = execFileSync('bash', [path.join(projectRoot, 'scripts', 'ensure-temporal.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return output.trim().split('\n').at(-1)!;
+}
+
+export interface TemporalDevServerOptions {
+  binary: string;
+  host: string;
+  port: number;
+  /** null: no Web UI (tests). */
+  uiPort: number | null;
+  /** null: in memory, lost when the process stops. */
+  databaseFile: string | null;
+  logFile?: string;
+  echo?: (name: string, line: string) => void;
+  extraArgs?: readonly string[];
+}
+
+export async function temporalReachable(address: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 1_000 }).catch(() => null);
+  if (!connection) return false;
+  try {
+    await connection.workflowService.getSystemInfo({});
+    await connection.workflowService.describeNamespace({ namespace: 'default' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection.close();
+  }
+}
+
+export function temporalDevServer(options: TemporalDevServerOptions): ManagedProcess {
+  const args = ['server', 'start-dev', '--ip', options.host, '--port', String(options.port), '--log-level', 'warn'];
+  if (options.uiPort === null) args.push('--headless');
+  else args.push('--ui-port', String(options.uiPort));
+  if (options.databaseFile) args.push('--db-filename', options.databaseFile);
+  for (const definition of searchAttributeDefinitions) args.push('--search-attribute', definition);
+  args.push(...(options.extraArgs ?? []));
+  const address = `${options.host}:${options.port}`;
+  return new ManagedProcess({
+    name: 'temporal',
+    command: options.binary,
+    args,
+    logFile: options.logFile,
+    echo: options.echo,
+    readyProbe: () => temporalReachable(address),
+    readyTimeoutMs: 60_000,
+  });
+}

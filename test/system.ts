@@ -1,0 +1,137 @@
+// A ZenPAY system for one test file: its own database (copied from the migrated template), its own
+// task queue on the run's Temporal server, and the worker, API (and bank simulator) as real processes.
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import pg from 'pg';
+import { createPool, type Pool } from '../db/pool';
+import { createDatabaseIfMissing } from '../system/postgres';
+import { ManagedProcess, nodeEntry } from '../system/process';
+import { projectRoot } from '../system/temporal';
+
+export interface TestSystemOptions {
+  bankSim?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface TestSystem {
+  databaseUrl: string;
+  temporalAddress: string;
+  taskQueue: string;
+  apiUrl: string;
+  graphqlUrl: string;
+  bankSimUrl: string | null;
+  /** For assertions only (ledger audits, seed money). */
+  pool: Pool;
+  worker: ManagedProcess;
+  api: ManagedProcess;
+  bankSim: ManagedProcess | null;
+  logDir: string;
+  stop(): Promise<void>;
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run tests through jest (its global setup starts the services)`);
+  return value;
+}
+
+const urlFromLine = (pattern: RegExp) => (line: string) => pattern.exec(line)?.[1];
+
+export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
+  const adminUrl = required('ZENPAY_TEST_ADMIN_DATABASE_URL');
+  const temporalAddress = required('ZENPAY_TEST_TEMPORAL_ADDRESS');
+  const suffix = randomBytes(5).toString('hex');
+  const database = `zenpay_test_${suffix}`;
+  await createDatabaseIfMissing(adminUrl, database, 'zenpay_template');
+  const databaseUrl = adminUrl.replace(/\/[^/]*$/, `/${database}`);
+  const taskQueue = `zenpay-test-${suffix}`;
+  const logDir = path.join(required('ZENPAY_TEST_RUN_DIR'), suffix);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_SIZE: '10',
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    API_PORT: '0',
+    BANK_SIM_PORT: '0',
+    SWEEP_INTERVAL_MS: '1000',
+    SWEEP_STALE_AFTER_MS: '3000',
+    ...options.env,
+  };
+  const service = (name: string, entry: string, readyLine: RegExp, serviceEnv: NodeJS.ProcessEnv = env) =>
+    new ManagedProcess({
+      name,
+      ...nodeEntry(path.join(projectRoot, entry)),
+      cwd: projectRoot,
+      env: serviceEnv,
+      logFile: path.join(logDir, `${name}.log`),
+      readyLine,
+    });
+
+  const stops: Array<() => Promise<unknown>> = [];
+  const pool = createPool({ connectionString: databaseUrl, max: 10, applicationName: 'zenpay-test' });
+  stops.push(() => pool.end());
+  try {
+    let bankSim: ManagedProcess | null = null;
+    let bankSimUrl: string | null = null;
+    if (options.bankSim) {
+      bankSim = service('bank-sim', 'bank-sim/main.ts', /bank simulator listening/);
+      const found = new Promise<string>((resolve) => {
+        const off = bankSim!.onLine((line) => {
+          const url = urlFromLine(/"url":"(http:\/\/[^"]+)"/)(line);
+          if (url) {
+            off();
+            resolve(url);
+          }
+        });
+      });
+      await bankSim.start();
+      stops.push(() => bankSim!.close());
+      bankSimUrl = await found;
+    }
+    const worker = service('worker', 'worker.ts', /worker running/, { ...env, ...(bankSimUrl ? { BANK_API_URL: bankSimUrl } : {}) });
+    const api = service('api', 'api/main.ts', /api listening/);
+    const apiFound = new Promise<string>((resolve) => {
+      const off = api.onLine((line) => {
+        const url = urlFromLine(/"url":"(http:\/\/[^"]+)\/graphql"/)(line);
+        if (url) {
+          off();
+          resolve(url);
+        }
+      });
+    });
+    await Promise.all([worker.start(), api.start()]);
+    stops.push(() => worker.close(), () => api.close());
+    const apiUrl = await apiFound;
+    return {
+      databaseUrl,
+      temporalAddress,
+      taskQueue,
+      apiUrl,
+      graphqlUrl: `${apiUrl}/graphql`,
+      bankSimUrl,
+      pool,
+      worker,
+      api,
+      bankSim,
+      logDir,
+      async stop() {
+        for (const stop of stops.reverse()) await stop().catch(() => {});
+        await dropDatabase(adminUrl, database);
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    throw error;
+  }
+}
+
+async function dropDatabase(adminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
