@@ -58,30 +58,30 @@ export const retryScheduleMsSchema = z
 const unsetWhenEmpty = (value: unknown) => (value === '' ? undefined : value);
 const commaList = (value: unknown) =>
   typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : value;
-const integerText = (value: unknown) => (typeof value === 'string' && /^[0-9]{1,10}$/.test(value) ? Number(value) : value);
+const wholeNumberText = (minimum: number, maximum: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[0-9]{1,10}$/, 'must be a whole number written in digits')
+    .transform(Number)
+    .pipe(z.int().min(minimum).max(maximum));
 
 const environmentSchema = z.object({
   BANK_SIM_HOST: z.preprocess(unsetWhenEmpty, z.string().max(255).default(defaultHost)),
-  BANK_SIM_PORT: z.preprocess(unsetWhenEmpty, z.preprocess(integerText, z.int().min(0).max(65_535)).default(defaultPort)),
+  BANK_SIM_PORT: z.preprocess(unsetWhenEmpty, wholeNumberText(0, 65_535).optional()),
   BANK_SIM_PUBLIC_URL: z.preprocess(unsetWhenEmpty, httpUrlSchema.optional()),
   BANK_SIM_WEBHOOK_URL: z.preprocess(unsetWhenEmpty, httpUrlSchema.default(defaultWebhookUrl)),
   BANK_SIM_WEBHOOK_SECRETS: z.preprocess(
     unsetWhenEmpty,
-    z.preprocess(commaList, z.array(webhookSecretSchema).min(1).max(webhookSecretsMax)).default([developmentWebhookSecret]),
+    z.preprocess(commaList, z.array(webhookSecretSchema).min(1).max(webhookSecretsMax)).optional(),
   ),
   BANK_SIM_RETRY_SCHEDULE_MS: z.preprocess(
     unsetWhenEmpty,
-    z.preprocess((value) => {
-      const items = commaList(value);
-      return Array.isArray(items) ? items.map(integerText) : items;
-    }, retryScheduleMsSchema).default([...defaultWebhookRetryScheduleMs]),
+    z.preprocess(commaList, z.array(wholeNumberText(0, delayMsMax)).min(1).max(retryAttemptsMax)).optional(),
   ),
   BANK_SIM_STATE_FILE: z.preprocess(unsetWhenEmpty, z.string().max(4096).optional()),
-  BANK_SIM_SEED: z.preprocess(unsetWhenEmpty, z.preprocess(integerText, z.int().min(0).max(0xffff_ffff)).optional()),
-  BANK_SIM_DELIVERY_TIMEOUT_MS: z.preprocess(
-    unsetWhenEmpty,
-    z.preprocess(integerText, z.int().min(1).max(deliveryTimeoutMsMax)).default(defaultDeliveryTimeoutMs),
-  ),
+  BANK_SIM_SEED: z.preprocess(unsetWhenEmpty, wholeNumberText(0, 0xffff_ffff).optional()),
+  BANK_SIM_DELIVERY_TIMEOUT_MS: z.preprocess(unsetWhenEmpty, wholeNumberText(1, deliveryTimeoutMsMax).optional()),
   LOG_LEVEL: z.preprocess(
     unsetWhenEmpty,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -115,14 +115,14 @@ export function readEnvironment(environment: NodeJS.ProcessEnv): BankSimulatorEn
   const value = parsed.data;
   return {
     host: value.BANK_SIM_HOST,
-    port: value.BANK_SIM_PORT,
+    port: value.BANK_SIM_PORT ?? defaultPort,
     publicUrl: value.BANK_SIM_PUBLIC_URL === undefined ? null : value.BANK_SIM_PUBLIC_URL.replace(/\/+$/, ''),
     webhookUrl: value.BANK_SIM_WEBHOOK_URL,
-    webhookSecrets: value.BANK_SIM_WEBHOOK_SECRETS,
-    webhookRetryScheduleMs: value.BANK_SIM_RETRY_SCHEDULE_MS,
+    webhookSecrets: value.BANK_SIM_WEBHOOK_SECRETS ?? [developmentWebhookSecret],
+    webhookRetryScheduleMs: value.BANK_SIM_RETRY_SCHEDULE_MS ?? [...defaultWebhookRetryScheduleMs],
     stateFile: value.BANK_SIM_STATE_FILE ?? null,
     seed: value.BANK_SIM_SEED ?? null,
-    deliveryTimeoutMs: value.BANK_SIM_DELIVERY_TIMEOUT_MS,
+    deliveryTimeoutMs: value.BANK_SIM_DELIVERY_TIMEOUT_MS ?? defaultDeliveryTimeoutMs,
     logLevel: value.LOG_LEVEL,
   };
 }

@@ -45,7 +45,9 @@ function main(): void {
     }
     // Attached in the same tick as the listen callback, before any request can be read.
     server.on('request', simulator.app);
-    logger.info(
+    // Always written, whatever LOG_LEVEL says: a parent process finds the port through this line.
+    const announcer = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
+    announcer.info(
       { url, publicUrl: environment.publicUrl ?? url, webhookUrl: environment.webhookUrl, stateFile: environment.stateFile },
       'bank simulator listening',
     );

@@ -44,8 +44,8 @@ export function paymentPage(payment: Payment): string {
   const id = encodeURIComponent(payment.id);
   const decision =
     payment.status === 'pending'
-      ? `<form method="post" action="/v1/payments/${id}/approve"><button class="approve" type="submit">Approve</button></form>
-<form method="post" action="/v1/payments/${id}/decline"><button class="decline" type="submit">Decline</button></form>`
+      ? `<form method="post" action="/v1/payments/${id}/approve"><button class="approve" type="submit" name="decision" value="approve">Approve</button></form>
+<form method="post" action="/v1/payments/${id}/decline"><button class="decline" type="submit" name="decision" value="decline">Decline</button></form>`
       : `<p>This payment has already <strong>${escapeHtml(payment.status)}</strong>.</p>`;
   return layout(
     `${payment.bank} netbanking: pay ${merchantName}`,

@@ -109,7 +109,7 @@ function addPageRoutes(app: Express, { bank, store, publicUrl }: HttpDependencie
   });
   const decide = (outcome: Outcome) => (request: Request<{ id: string }>, response: Response) => {
     // A browser's form post gets a page (or goes back to the merchant); a script gets JSON.
-    if (!request.is('application/x-www-form-urlencoded')) {
+    if (!isFormPost(request)) {
       response.json(paymentView(bank.decidePayment(request.params.id, outcome), publicUrl));
       return;
     }
@@ -198,6 +198,11 @@ function findPayment(store: BankStore, id: string): Payment {
   const payment = store.payments.get(id);
   if (payment === undefined) throw new BankError(404, 'NOT_FOUND', 'no payment with this id');
   return payment;
+}
+
+// By the header, not request.is(): a browser's form with no named fields posts an empty body.
+function isFormPost(request: Request): boolean {
+  return /^application\/x-www-form-urlencoded\b/i.test(request.get('content-type') ?? '');
 }
 
 function jsonBody(request: Request): unknown {
