@@ -3,6 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { BankClient } from './activities/bank-client';
 import { loadConfigOrExit, workerConfigSchema, type WorkerConfig } from './common/config';
 import { createLogger, type Logger } from './common/log';
 import { startSweeper } from './activities/sweeper';
@@ -22,7 +23,12 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflowSource,
-    activities: createActivities({ pool, log }),
+    activities: createActivities({
+      pool,
+      log,
+      bank: new BankClient({ baseUrl: config.BANK_API_URL, timeoutMs: config.BANK_API_TIMEOUT_MS }),
+      bankDecisionTimeoutMs: config.BANK_DECISION_TIMEOUT_MS,
+    }),
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentLocalActivityExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,

@@ -7,6 +7,7 @@ import { createPool } from '../db/pool';
 import type { ApiDependencies } from './context';
 import { EventHub } from './event-hub';
 import { startApiServer, type ApiServer } from './server';
+import { bankWebhookRouter } from './webhooks';
 
 export interface RunningApi extends ApiServer {
   deps: ApiDependencies;
@@ -19,7 +20,7 @@ export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi
   const hub = new EventHub(config.DATABASE_URL, log);
   await hub.start();
   const deps: ApiDependencies = { config, pool, temporal, hub, log };
-  const server = await startApiServer(deps);
+  const server = await startApiServer(deps, (app) => app.use(bankWebhookRouter(deps)));
   log.info({ url: `${server.url}/graphql` }, 'api listening');
   return {
     ...server,

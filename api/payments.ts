@@ -6,7 +6,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { AppError, badInput } from '../common/errors';
 import { ensurePaymentWorkflow } from '../common/payment-workflows';
 import { parsePhone } from '../common/phone';
-import { isFinalStatus, type TransactionKind, type TransactionStatus } from '../common/transactions';
+import { isFinalStatus, type TransactionKind } from '../common/transactions';
+import { ledgerTransferId } from '../db/ledger';
 import { withTransaction, type Pool } from '../db/pool';
 import { findTransaction, insertTransaction, type TransactionRow } from '../db/transactions';
 import { findUserByPhone, type User } from './auth';
@@ -95,7 +96,7 @@ export async function awaitTransaction(
   deps: Pick<PaymentDependencies, 'pool' | 'hub'>,
   userId: string,
   transactionId: string,
-  settled: (status: TransactionStatus) => boolean,
+  settled: (transaction: TransactionRow) => boolean | Promise<boolean>,
   waitMs: number,
 ): Promise<TransactionRow> {
   const signal = new WakeSignal();
@@ -106,7 +107,7 @@ export async function awaitTransaction(
       const transaction = await findTransaction(deps.pool, transactionId);
       if (!transaction) throw new Error(`transaction ${transactionId} vanished`);
       const remainingMs = deadline - Date.now();
-      if (settled(transaction.status) || remainingMs <= 0) return transaction;
+      if (remainingMs <= 0 || (await settled(transaction))) return transaction;
       await signal.wait(remainingMs);
     }
   } finally {
@@ -138,5 +139,74 @@ export async function sendMoney(deps: PaymentDependencies, viewer: User, input: 
     bank: null,
     bankAccount: null,
   });
-  return awaitTransaction(deps, viewer.id, transaction.id, isFinalStatus, deps.mutationWaitMs);
+  return awaitTransaction(deps, viewer.id, transaction.id, (row) => isFinalStatus(row.status), deps.mutationWaitMs);
+}
+
+function validateBank(bank: string, supportedBanks: readonly string[]): string {
+  if (!supportedBanks.includes(bank)) throw badInput(`bank must be one of ${supportedBanks.join(', ')}`, 'bank');
+  return bank;
+}
+
+const bankAccountPattern = /^[A-Za-z0-9]{6,34}$/;
+
+export interface AddMoneyInput {
+  amount: bigint;
+  bank: string;
+  idempotencyKey: string;
+}
+
+/** Starts an ON_RAMP; answers once the bank's page is known (AWAITING_BANK) or it ended. */
+export async function addMoney(
+  deps: PaymentDependencies & { supportedBanks: readonly string[] },
+  viewer: User,
+  input: AddMoneyInput,
+): Promise<TransactionRow> {
+  const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
+  const bank = validateBank(input.bank, deps.supportedBanks);
+  const transaction = await submit(deps, {
+    kind: 'ON_RAMP',
+    viewer,
+    amount: input.amount,
+    idempotencyKey,
+    counterpartyUserId: null,
+    note: null,
+    bank,
+    bankAccount: null,
+  });
+  return awaitTransaction(deps, viewer.id, transaction.id, (row) => row.status !== 'PENDING', deps.mutationWaitMs);
+}
+
+export interface WithdrawInput {
+  amount: bigint;
+  bank: string;
+  bankAccount: string;
+  idempotencyKey: string;
+}
+
+/** Starts an OFF_RAMP; answers once the amount is held (or the withdrawal failed). */
+export async function withdraw(
+  deps: PaymentDependencies & { supportedBanks: readonly string[] },
+  viewer: User,
+  input: WithdrawInput,
+): Promise<TransactionRow> {
+  const idempotencyKey = validateIdempotencyKey(input.idempotencyKey);
+  const bank = validateBank(input.bank, deps.supportedBanks);
+  if (!bankAccountPattern.test(input.bankAccount)) {
+    throw badInput('bankAccount is 6 to 34 letters and digits', 'bankAccount');
+  }
+  const transaction = await submit(deps, {
+    kind: 'OFF_RAMP',
+    viewer,
+    amount: input.amount,
+    idempotencyKey,
+    counterpartyUserId: null,
+    note: null,
+    bank,
+    bankAccount: input.bankAccount,
+  });
+  const holdId = ledgerTransferId(transaction.id, 'hold');
+  const held = async (row: TransactionRow) =>
+    row.status !== 'PENDING' ||
+    ((await deps.pool.query('SELECT 1 FROM ledger_transfers WHERE id = $1', [holdId])).rowCount ?? 0) > 0;
+  return awaitTransaction(deps, viewer.id, transaction.id, held, deps.mutationWaitMs);
 }

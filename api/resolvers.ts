@@ -6,7 +6,7 @@ import { userWallet } from '../db/ledger';
 import { findTransaction, listTransactionsForViewer, type TransactionRow } from '../db/transactions';
 import { requireSession, revokeSession, signIn, signUp, type SignUpInput } from './auth';
 import type { ApiContext } from './context';
-import { sendMoney, type SendMoneyInput } from './payments';
+import { addMoney, sendMoney, withdraw, type AddMoneyInput, type SendMoneyInput, type WithdrawInput } from './payments';
 import { DateTimeScalar, MoneyScalar } from './scalars';
 import {
   decodeEventCursor,
@@ -91,6 +91,14 @@ export const resolvers = {
       const session = requireSession(context.session);
       return sendMoney(paymentDependencies(context), session.user, args.input);
     },
+    addMoney: (_: unknown, args: { input: AddMoneyInput }, context: ApiContext) => {
+      const session = requireSession(context.session);
+      return addMoney(paymentDependencies(context), session.user, args.input);
+    },
+    withdraw: (_: unknown, args: { input: WithdrawInput }, context: ApiContext) => {
+      const session = requireSession(context.session);
+      return withdraw(paymentDependencies(context), session.user, args.input);
+    },
   },
 
   Subscription: {
@@ -153,5 +161,12 @@ export const resolvers = {
 
 function paymentDependencies(context: ApiContext) {
   const { pool, temporal, hub, config } = context.deps;
-  return { pool, temporal, hub, taskQueue: config.TEMPORAL_TASK_QUEUE, mutationWaitMs: config.MUTATION_WAIT_MS };
+  return {
+    pool,
+    temporal,
+    hub,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    mutationWaitMs: config.MUTATION_WAIT_MS,
+    supportedBanks: config.SUPPORTED_BANKS,
+  };
 }

@@ -2,12 +2,9 @@
 // The development webhook secret lives here so that the API server can default to the same one.
 import { z } from 'zod';
 
-/**
- * The webhook secret used when BANK_SIM_WEBHOOK_SECRETS is not set. DEVELOPMENT ONLY: it is public.
- * It decodes to the text "zenpay-development-webhook-secret-do-not-use-in-production" (58 bytes).
- */
-export const developmentWebhookSecret =
-  'whsec_emVucGF5LWRldmVsb3BtZW50LXdlYmhvb2stc2VjcmV0LWRvLW5vdC11c2UtaW4tcHJvZHVjdGlvbg==';
+// The development webhook secret is shared with the API's defaults (common/development.ts).
+import { developmentWebhookSecret } from '../common/development';
+export { developmentWebhookSecret };
 
 /** Immediately, then 1 s, 5 s, 30 s, 2 min and 10 min after each failed attempt; then the bank gives up. */
 export const defaultWebhookRetryScheduleMs: readonly number[] = [0, 1_000, 5_000, 30_000, 120_000, 600_000];

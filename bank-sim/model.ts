@@ -1,11 +1,12 @@
 // Payments and payouts as the simulated bank keeps them, the banks it plays, and the checks on new requests.
 // HTTP never reaches this file: requests arrive as unknown values and leave as typed records or a BankError.
+import { developmentBanks } from '../common/development';
 import { z } from 'zod';
 import { formatMoney, MoneyFormatError, parseMoneyInput } from '../common/money';
 import { httpUrlSchema } from './config';
 
 /** The banks the simulator plays. Anything else is answered 400 UNKNOWN_BANK. */
-export const knownBanks = ['HDFC', 'ICICI', 'SBI', 'AXIS', 'KOTAK', 'PNB', 'BOB', 'YES'] as const;
+export const knownBanks = developmentBanks;
 export type BankCode = (typeof knownBanks)[number];
 
 export const supportedCurrency = 'INR';

@@ -1,6 +1,7 @@
 // Typed configuration for every process, read from the environment and checked at start-up with zod.
 // Every setting has a default for a local system; a bad value stops the process with a clear message.
 import { z } from 'zod';
+import { developmentBanks, developmentWebhookSecret } from './development';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
@@ -34,8 +35,12 @@ export const apiConfigSchema = z.object({
   MUTATION_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(5_000),
   GRAPHQL_ALLOWED_ORIGINS: commaList.default([]),
   GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
-  BANK_WEBHOOK_SECRETS: commaList.default([]),
-  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /** Every secret that may sign a bank webhook (several during a rotation). */
+  BANK_WEBHOOK_SECRETS: commaList
+    .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'must be whsec_ followed by base64')).min(1))
+    .default([developmentWebhookSecret]),
+  /** Bank codes accepted by addMoney and withdraw. */
+  SUPPORTED_BANKS: commaList.pipe(z.array(z.string().regex(/^[A-Z]{2,16}$/)).min(1)).default([...developmentBanks]),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 

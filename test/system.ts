@@ -35,7 +35,18 @@ function required(name: string): string {
   return value;
 }
 
-const urlFromLine = (pattern: RegExp) => (line: string) => pattern.exec(line)?.[1];
+/** Resolves with the first URL a process logs that matches (its port is chosen at start: port 0). */
+function waitForUrl(process: ManagedProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve) => {
+    const off = process.onLine((line) => {
+      const url = pattern.exec(line)?.[1];
+      if (url) {
+        off();
+        resolve(url);
+      }
+    });
+  });
+}
 
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
   const adminUrl = required('ZENPAY_TEST_ADMIN_DATABASE_URL');
@@ -72,37 +83,30 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const pool = createPool({ connectionString: databaseUrl, max: 10, applicationName: 'zenpay-test' });
   stops.push(() => pool.end());
   try {
+    // The API first (it needs nothing else), so the simulator knows where to send webhooks and the
+    // worker where the simulator is.
+    const api = service('api', 'api/main.ts', /api listening/);
+    const apiFound = waitForUrl(api, /"url":"(http:\/\/[^"]+)\/graphql"/);
+    await api.start();
+    stops.push(() => api.close());
+    const apiUrl = await apiFound;
+
     let bankSim: ManagedProcess | null = null;
     let bankSimUrl: string | null = null;
     if (options.bankSim) {
-      bankSim = service('bank-sim', 'bank-sim/main.ts', /bank simulator listening/);
-      const found = new Promise<string>((resolve) => {
-        const off = bankSim!.onLine((line) => {
-          const url = urlFromLine(/"url":"(http:\/\/[^"]+)"/)(line);
-          if (url) {
-            off();
-            resolve(url);
-          }
-        });
+      bankSim = service('bank-sim', 'bank-sim/main.ts', /bank simulator listening/, {
+        ...env,
+        BANK_SIM_WEBHOOK_URL: `${apiUrl}/webhooks/bank`,
+        BANK_SIM_STATE_FILE: path.join(logDir, 'bank-sim.jsonl'),
       });
+      const found = waitForUrl(bankSim, /"url":"(http:\/\/[^"]+)"/);
       await bankSim.start();
       stops.push(() => bankSim!.close());
       bankSimUrl = await found;
     }
     const worker = service('worker', 'worker.ts', /worker running/, { ...env, ...(bankSimUrl ? { BANK_API_URL: bankSimUrl } : {}) });
-    const api = service('api', 'api/main.ts', /api listening/);
-    const apiFound = new Promise<string>((resolve) => {
-      const off = api.onLine((line) => {
-        const url = urlFromLine(/"url":"(http:\/\/[^"]+)\/graphql"/)(line);
-        if (url) {
-          off();
-          resolve(url);
-        }
-      });
-    });
-    await Promise.all([worker.start(), api.start()]);
-    stops.push(() => worker.close(), () => api.close());
-    const apiUrl = await apiFound;
+    await worker.start();
+    stops.push(() => worker.close());
     return {
       databaseUrl,
       temporalAddress,

@@ -1,2 +1,4 @@
 // Every workflow the worker runs. Workflow code is deterministic: no I/O, only activity types.
 export { transferWorkflow } from './transfer';
+export { onRampWorkflow } from './on-ramp';
+export { offRampWorkflow } from './off-ramp';

@@ -2,14 +2,10 @@
 // The step is a local activity: it is short, idempotent, and saves a round trip through the server.
 import { proxyLocalActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { ledgerRetry } from './retry-policies';
 import { searchAttributes, type PaymentOutcome, type PaymentWorkflowInput } from '../common/transactions';
 
-const { postTransfer } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '15s',
-  // Only infrastructure errors (database down, connection lost) reach here; they are retried with
-  // backoff until the database is back. Business outcomes are results, not errors.
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['WRONG_KIND', 'MISSING_WALLET', 'LEDGER_BUG'] },
-});
+const { postTransfer } = proxyLocalActivities<Activities>({ startToCloseTimeout: '15s', retry: ledgerRetry });
 
 export async function transferWorkflow(input: PaymentWorkflowInput): Promise<PaymentOutcome> {
   setCurrentDetails(`Posting ledger transfer for transaction ${input.transactionId}`);

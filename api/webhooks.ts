@@ -1,0 +1,122 @@
+// The bank webhook receiver (bank.md): verify the Standard Webhooks signature with any current secret,
+// record each webhook-id once, and hand the outcome to the payment's workflow as a signal. It answers
+// 2xx only once Temporal has accepted the signal (or there is nothing left to do), so the bank retries
+// anything that did not land.
+import { WorkflowNotFoundError } from '@temporalio/client';
+import express from 'express';
+import { Webhook } from 'standardwebhooks';
+import { z } from 'zod';
+import { workflowIdFor } from '../common/transactions';
+import { findTransaction } from '../db/transactions';
+import { bankOutcomeSignal } from '../workflows/bank-outcome';
+import type { ApiDependencies } from './context';
+
+const webhookBodyBytesMax = 64 * 1024;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const webhookBodySchema = z.object({
+  type: z.enum(['payment.succeeded', 'payment.failed', 'payout.succeeded', 'payout.failed']),
+  timestamp: z.string().max(64),
+  data: z.object({
+    id: z.string().min(1).max(255),
+    reference: z.string().min(1).max(255),
+    amount: z.string().regex(/^[1-9][0-9]{0,14}$/),
+    currency: z.literal('INR'),
+    status: z.enum(['succeeded', 'failed']),
+  }),
+});
+type WebhookBody = z.infer<typeof webhookBodySchema>;
+
+type Effect = 'signalled' | 'workflow_closed' | 'unknown_reference' | 'kind_mismatch';
+
+function reject(response: express.Response, status: number, code: string, message: string): void {
+  response.status(status).json({ error: { code, message } });
+}
+
+export function bankWebhookRouter(deps: ApiDependencies): express.Router {
+  const verifiers = deps.config.BANK_WEBHOOK_SECRETS.map((secret) => new Webhook(secret));
+  const router = express.Router();
+  router.post(
+    '/webhooks/bank',
+    express.raw({ type: () => true, limit: webhookBodyBytesMax }),
+    async (request, response) => {
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const headers = {
+        'webhook-id': request.get('webhook-id') ?? '',
+        'webhook-timestamp': request.get('webhook-timestamp') ?? '',
+        'webhook-signature': request.get('webhook-signature') ?? '',
+      };
+      // The library checks the signature and that the timestamp is within 5 minutes of now.
+      const verified = verifiers.some((verifier) => {
+        try {
+          verifier.verify(body, headers, { jsonParse: false });
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (!verified) return reject(response, 401, 'INVALID_SIGNATURE', 'missing, stale or invalid webhook signature');
+
+      let event: WebhookBody;
+      try {
+        event = webhookBodySchema.parse(JSON.parse(body.toString('utf8')));
+      } catch {
+        return reject(response, 400, 'MALFORMED_BODY', 'the body is not a bank event of bank.md');
+      }
+      const expectedStatus = event.type.endsWith('.succeeded') ? 'succeeded' : 'failed';
+      if (event.data.status !== expectedStatus) return reject(response, 400, 'MALFORMED_BODY', 'type and status disagree');
+
+      try {
+        const effect = await handle(deps, headers['webhook-id'], event);
+        response.status(200).json({ received: true, effect });
+      } catch (error) {
+        deps.log.warn({ err: error, webhookId: headers['webhook-id'] }, 'webhook not handed over; the bank will retry');
+        reject(response, 503, 'TRY_AGAIN', 'the outcome could not be recorded yet');
+      }
+    },
+  );
+  // Body-parser errors (too large, aborted) keep the same error shape.
+  router.use(((error, _request, response, _next) => {
+    const status = typeof error?.status === 'number' && error.status < 500 ? error.status : 400;
+    reject(response, status, status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', 'the request body could not be read');
+  }) as express.ErrorRequestHandler);
+  return router;
+}
+
+async function handle(deps: ApiDependencies, webhookId: string, event: WebhookBody): Promise<Effect | 'duplicate'> {
+  const { rows } = await deps.pool.query<{ handled_at: Date | null; effect: Effect | null }>(
+    `WITH inserted AS (
+       INSERT INTO bank_webhooks (webhook_id, event_type, reference, bank_object_id, status, payload)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (webhook_id) DO NOTHING RETURNING handled_at, effect)
+     SELECT handled_at, effect FROM inserted UNION ALL SELECT handled_at, effect FROM bank_webhooks WHERE webhook_id = $1`,
+    [webhookId, event.type, event.data.reference, event.data.id, event.data.status, JSON.stringify(event)],
+  );
+  if (rows[0]?.handled_at) return 'duplicate';
+
+  const effect = await deliver(deps, webhookId, event);
+  await deps.pool.query(`UPDATE bank_webhooks SET handled_at = now(), effect = $2 WHERE webhook_id = $1`, [webhookId, effect]);
+  const log = effect === 'signalled' ? deps.log.info.bind(deps.log) : deps.log.warn.bind(deps.log);
+  log({ webhookId, type: event.type, transactionId: event.data.reference, effect }, 'bank webhook handled');
+  return effect;
+}
+
+async function deliver(deps: ApiDependencies, webhookId: string, event: WebhookBody): Promise<Effect> {
+  const transaction = uuidPattern.test(event.data.reference) ? await findTransaction(deps.pool, event.data.reference) : null;
+  if (!transaction) return 'unknown_reference';
+  const expectedKind = event.type.startsWith('payment.') ? 'ON_RAMP' : 'OFF_RAMP';
+  if (transaction.kind !== expectedKind) return 'kind_mismatch';
+  try {
+    await deps.temporal.workflow.getHandle(workflowIdFor(transaction.kind, transaction.id)).signal(bankOutcomeSignal, {
+      webhookId,
+      bankObjectId: event.data.id,
+      reference: event.data.reference,
+      amount: event.data.amount,
+      status: event.data.status,
+    });
+    return 'signalled';
+  } catch (error) {
+    // The workflow already finished: a late or repeated outcome changes nothing.
+    if (error instanceof WorkflowNotFoundError) return 'workflow_closed';
+    throw error;
+  }
+}
