@@ -1,12 +1,12 @@
-// The Temporal worker process: runs ZenPAY's workflows and activities on one task queue, and sweeps
-// for transactions whose workflow was never started (e.g. the API crashed right after recording it).
+// The Temporal worker process: runs ZenPAY's workflows and activities on one task queue, plus the
+// maintenance jobs (the sweeper of PENDING transactions without a workflow, the outbox's retention).
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { BankClient } from './activities/bank-client';
 import { loadConfigOrExit, workerConfigSchema, type WorkerConfig } from './common/config';
 import { createLogger, type Logger } from './common/log';
-import { startSweeper } from './activities/sweeper';
+import { startMaintenance } from './activities/maintenance';
 import { createPool } from './db/pool';
 
 export async function runWorker(config: WorkerConfig, log: Logger): Promise<void> {
@@ -33,13 +33,22 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
     maxConcurrentLocalActivityExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
   });
-  const sweeper = startSweeper({ pool, client, taskQueue: config.TEMPORAL_TASK_QUEUE, log, staleAfterMs: config.SWEEP_STALE_AFTER_MS, intervalMs: config.SWEEP_INTERVAL_MS });
+  const maintenance = startMaintenance({
+    pool,
+    client,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    log,
+    sweepStaleAfterMs: config.SWEEP_STALE_AFTER_MS,
+    sweepIntervalMs: config.SWEEP_INTERVAL_MS,
+    eventRetentionMs: config.EVENT_RETENTION_MS,
+    eventPruneIntervalMs: config.EVENT_PRUNE_INTERVAL_MS,
+  });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
   try {
     // Resolves after SIGINT or SIGTERM (the Runtime's shutdown signals), once in-flight tasks finish.
     await worker.run();
   } finally {
-    await sweeper.stop();
+    await maintenance.stop();
     await connection.close();
     await clientConnection.close();
     await pool.end();

@@ -117,7 +117,7 @@ export const resolvers = {
         for await (const event of stream) {
           if (args.id && event.transactionId !== args.id) continue;
           const transaction = await transactionAtEvent(context.deps.pool, event);
-          yield { transactionUpdated: { eventCursor: encodeEventCursor(event.seq), transaction } };
+          yield { transactionUpdated: { eventCursor: encodeEventCursor(event.seq), transaction, occurredAt: event.createdAt } };
         }
       },
     },

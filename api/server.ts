@@ -11,7 +11,7 @@ import { createGraphQLServer } from './yoga';
 
 const webSocketPayloadBytesMax = 64 * 1024;
 const keepAliveIntervalMs = 12_000;
-const sessionCheckIntervalMs = 60_000;
+const sessionCheckIntervalMs = 5_000;
 
 export interface ApiServer {
   server: Server;

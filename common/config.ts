@@ -55,6 +55,9 @@ export const workerConfigSchema = z.object({
   /** Transactions still PENDING after this long without a workflow are (re)started by the sweeper. */
   SWEEP_STALE_AFTER_MS: positiveMs.default(30_000),
   SWEEP_INTERVAL_MS: positiveMs.default(15_000),
+  /** Outbox events older than this are pruned; a subscriber resuming from before them must refetch. */
+  EVENT_RETENTION_MS: positiveMs.default(7 * 24 * 3600 * 1000),
+  EVENT_PRUNE_INTERVAL_MS: positiveMs.default(3600 * 1000),
   TEMPORAL_SDK_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;

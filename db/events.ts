@@ -118,3 +118,23 @@ export async function readEvents(
     }));
   return { events, prunedThroughSeq };
 }
+
+/**
+ * Deletes events older than the retention, at most batchMax of them, and remembers per user the
+ * highest seq deleted, so a resume from before it is told to refetch instead of silently skipping.
+ */
+export async function pruneEvents(db: Queryable, olderThan: Date, batchMax: number): Promise<number> {
+  const { rows } = await db.query<{ pruned: number }>(
+    `WITH doomed AS (
+       SELECT user_id, seq FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2),
+     deleted AS (
+       DELETE FROM events e USING doomed d WHERE e.user_id = d.user_id AND e.seq = d.seq RETURNING e.user_id, e.seq),
+     marked AS (
+       UPDATE event_streams s SET pruned_through_seq = GREATEST(s.pruned_through_seq, m.max_seq)
+       FROM (SELECT user_id, max(seq) AS max_seq FROM deleted GROUP BY user_id) m
+       WHERE s.user_id = m.user_id)
+     SELECT count(*)::int AS pruned FROM deleted`,
+    [olderThan, batchMax],
+  );
+  return rows[0]?.pruned ?? 0;
+}

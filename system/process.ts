@@ -72,6 +72,8 @@ export class ManagedProcess {
     });
     this.child = child;
     this.stopping = false;
+    // Readiness is judged on this run's output only (a restart must not match the last run's line).
+    this.tail.length = 0;
     this.exitPromise = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     child.once('exit', (code, signal) => {
       if (!this.stopping) for (const listener of this.exitListeners) listener(code, signal);

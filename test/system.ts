@@ -26,6 +26,8 @@ export interface TestSystem {
   api: ManagedProcess;
   bankSim: ManagedProcess | null;
   logDir: string;
+  /** Another API process on the same database and Temporal (stopped with the system). */
+  startExtraApi(options?: { port?: number; name?: string }): Promise<{ process: ManagedProcess; graphqlUrl: string }>;
   stop(): Promise<void>;
 }
 
@@ -119,6 +121,14 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       api,
       bankSim,
       logDir,
+      async startExtraApi(extra = {}) {
+        const name = extra.name ?? `api-${stops.length}`;
+        const process = service(name, 'api/main.ts', /api listening/, { ...env, API_PORT: String(extra.port ?? 0) });
+        const found = waitForUrl(process, /"url":"(http:\/\/[^"]+\/graphql)"/);
+        await process.start();
+        stops.push(() => process.close());
+        return { process, graphqlUrl: await found };
+      },
       async stop() {
         for (const stop of stops.reverse()) await stop().catch(() => {});
         await dropDatabase(adminUrl, database);

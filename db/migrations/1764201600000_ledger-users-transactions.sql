@@ -184,7 +184,8 @@ CREATE TABLE events (
   kind           text NOT NULL CHECK (kind IN ('transaction', 'wallet')),
   transaction_id uuid,
   payload        jsonb NOT NULL,
-  created_at     timestamptz NOT NULL DEFAULT now(),
+  -- The moment of writing (not the transaction's start), for delivery-latency figures.
+  created_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
   PRIMARY KEY (user_id, seq)
 );
 CREATE INDEX events_created_at ON events (created_at);
