@@ -5,7 +5,7 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporal
 import { createActivities } from './activities';
 import { BankClient } from './activities/bank-client';
 import { loadConfigOrExit, workerConfigSchema, type WorkerConfig } from './common/config';
-import { createLogger, type Logger } from './common/log';
+import { announce, createLogger, type Logger } from './common/log';
 import { startMaintenance } from './activities/maintenance';
 import { createPool } from './db/pool';
 
@@ -43,7 +43,7 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
     eventRetentionMs: config.EVENT_RETENTION_MS,
     eventPruneIntervalMs: config.EVENT_PRUNE_INTERVAL_MS,
   });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
+  announce(log, { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
   try {
     // Resolves after SIGINT or SIGTERM (the Runtime's shutdown signals), once in-flight tasks finish.
     await worker.run();

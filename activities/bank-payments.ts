@@ -100,7 +100,7 @@ async function voidHoldIfAny(client: PoolClient, transaction: TransactionRow): P
     pendingId: ledgerTransferId(transaction.id, 'hold'),
     transactionId: transaction.id,
   });
-  if (result === 'created') await appendWalletEvents(client, [transaction.userId]);
+  if (result === 'created') await appendWalletEvents(client, [transaction.userId], transaction.id);
   else if (result !== 'pending_not_found' && result !== 'exists') {
     throw ApplicationFailure.nonRetryable(`cannot void hold of ${transaction.id}: ${result}`, 'LEDGER_BUG');
   }
@@ -145,7 +145,7 @@ export function createBankActivities(deps: BankActivityDependencies) {
           throw ApplicationFailure.nonRetryable(`cannot credit on-ramp ${transaction.id}: ${result}`, 'LEDGER_BUG');
         }
         const completed = await changeTransactionStatus(client, transaction, { status: 'COMPLETED' });
-        await appendWalletEvents(client, [transaction.userId]);
+        await appendWalletEvents(client, [transaction.userId], transaction.id);
         return outcomeOf(completed);
       });
     },
@@ -169,7 +169,7 @@ export function createBankActivities(deps: BankActivityDependencies) {
         if (result === 'exceeds_credits') {
           return outcomeOf(await changeTransactionStatus(client, transaction, { status: 'FAILED', failureCode: failureCodes.insufficientFunds }));
         }
-        if (result === 'created') await appendWalletEvents(client, [transaction.userId]);
+        if (result === 'created') await appendWalletEvents(client, [transaction.userId], transaction.id);
         else if (result !== 'exists') throw ApplicationFailure.nonRetryable(`cannot hold ${transaction.id}: ${result}`, 'LEDGER_BUG');
         return null;
       });
@@ -214,7 +214,7 @@ export function createBankActivities(deps: BankActivityDependencies) {
           throw ApplicationFailure.nonRetryable(`cannot post hold of ${transaction.id}: ${result}`, 'LEDGER_BUG');
         }
         const completed = await changeTransactionStatus(client, transaction, { status: 'COMPLETED' });
-        await appendWalletEvents(client, [transaction.userId]);
+        await appendWalletEvents(client, [transaction.userId], transaction.id);
         return outcomeOf(completed);
       });
     },

@@ -54,7 +54,7 @@ export async function postTransfer(pool: Pool, input: PaymentWorkflowInput): Pro
     });
     if (result === 'created' || result === 'exists') {
       const completed = await changeTransactionStatus(client, transaction, { status: 'COMPLETED' });
-      await appendWalletEvents(client, parties);
+      await appendWalletEvents(client, parties, transaction.id);
       return outcomeOf(completed);
     }
     if (result === 'exceeds_credits') {

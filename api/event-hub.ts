@@ -2,7 +2,7 @@
 // the events themselves from the outbox by cursor, so a lost notification can only delay, never lose.
 import pg from 'pg';
 import type { Logger } from '../common/log';
-import { eventsChannel } from '../db/events';
+import { eventsChannel, parseAnnouncement } from '../db/events';
 import { sessionsChannel } from './auth';
 
 type Waker = () => void;
@@ -13,6 +13,7 @@ const safetyWakeIntervalMs = 15_000;
 
 export class EventHub {
   private readonly wakersByUser = new Map<string, Set<Waker>>();
+  private readonly wakersByTransaction = new Map<string, Set<Waker>>();
   private readonly revocationListeners = new Set<(tokenHashHex: string) => void>();
   private client: pg.Client | null = null;
   private stopped = false;
@@ -49,13 +50,12 @@ export class EventHub {
 
   /** Registers a waker for a user's stream; returns the function that removes it. */
   watch(userId: string, wake: Waker): () => void {
-    let wakers = this.wakersByUser.get(userId);
-    if (!wakers) this.wakersByUser.set(userId, (wakers = new Set()));
-    wakers.add(wake);
-    return () => {
-      wakers.delete(wake);
-      if (wakers.size === 0) this.wakersByUser.delete(userId);
-    };
+    return register(this.wakersByUser, userId, wake);
+  }
+
+  /** Registers a waker for one transaction's changes (and every reconnect); returns its remover. */
+  watchTransaction(transactionId: string, wake: Waker): () => void {
+    return register(this.wakersByTransaction, transactionId, wake);
   }
 
   onSessionRevoked(listener: (tokenHashHex: string) => void): () => void {
@@ -102,15 +102,27 @@ export class EventHub {
       for (const listener of this.revocationListeners) listener(message.payload ?? '');
       return;
     }
-    for (const entry of (message.payload ?? '').split(',')) {
-      const userId = entry.split(':')[0]!;
+    for (const { userId, transactionId } of parseAnnouncement(message.payload ?? '')) {
       for (const wake of this.wakersByUser.get(userId) ?? []) wake();
+      if (transactionId) for (const wake of this.wakersByTransaction.get(transactionId) ?? []) wake();
     }
   }
 
   private wakeEveryone(): void {
-    for (const wakers of this.wakersByUser.values()) for (const wake of wakers) wake();
+    for (const registry of [this.wakersByUser, this.wakersByTransaction]) {
+      for (const wakers of registry.values()) for (const wake of wakers) wake();
+    }
   }
+}
+
+function register(registry: Map<string, Set<Waker>>, key: string, wake: Waker): () => void {
+  let wakers = registry.get(key);
+  if (!wakers) registry.set(key, (wakers = new Set()));
+  wakers.add(wake);
+  return () => {
+    wakers.delete(wake);
+    if (wakers.size === 0) registry.delete(key);
+  };
 }
 
 /**

@@ -2,7 +2,7 @@
 // subscriptions, bank webhooks and /healthz on one port. SIGINT/SIGTERM close it cleanly.
 import { Client, Connection } from '@temporalio/client';
 import { apiConfigSchema, loadConfigOrExit, type ApiConfig } from '../common/config';
-import { createLogger, type Logger } from '../common/log';
+import { announce, createLogger, type Logger } from '../common/log';
 import { createPool } from '../db/pool';
 import type { ApiDependencies } from './context';
 import { EventHub } from './event-hub';
@@ -21,7 +21,7 @@ export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi
   await hub.start();
   const deps: ApiDependencies = { config, pool, temporal, hub, log };
   const server = await startApiServer(deps, (app) => app.use(bankWebhookRouter(deps)));
-  log.info({ url: `${server.url}/graphql` }, 'api listening');
+  announce(log, { url: `${server.url}/graphql` }, 'api listening');
   return {
     ...server,
     deps,

@@ -89,18 +89,17 @@ async function submit(deps: PaymentDependencies, request: PaymentRequest): Promi
 }
 
 /**
- * Waits until the transaction's status satisfies `settled` or the wait runs out, then returns the row
- * as it is. Woken by the outbox's notifications for the viewer; reads the row itself each time.
+ * Waits until the transaction satisfies `settled` or the wait runs out, then returns the row as it is.
+ * Woken by the outbox's notifications that name this transaction; reads the row itself each time.
  */
 export async function awaitTransaction(
   deps: Pick<PaymentDependencies, 'pool' | 'hub'>,
-  userId: string,
   transactionId: string,
   settled: (transaction: TransactionRow) => boolean | Promise<boolean>,
   waitMs: number,
 ): Promise<TransactionRow> {
   const signal = new WakeSignal();
-  const unwatch = deps.hub.watch(userId, signal.wake);
+  const unwatch = deps.hub.watchTransaction(transactionId, signal.wake);
   const deadline = Date.now() + waitMs;
   try {
     for (;;) {
@@ -139,7 +138,7 @@ export async function sendMoney(deps: PaymentDependencies, viewer: User, input: 
     bank: null,
     bankAccount: null,
   });
-  return awaitTransaction(deps, viewer.id, transaction.id, (row) => isFinalStatus(row.status), deps.mutationWaitMs);
+  return awaitTransaction(deps, transaction.id, (row) => isFinalStatus(row.status), deps.mutationWaitMs);
 }
 
 function validateBank(bank: string, supportedBanks: readonly string[]): string {
@@ -173,7 +172,7 @@ export async function addMoney(
     bank,
     bankAccount: null,
   });
-  return awaitTransaction(deps, viewer.id, transaction.id, (row) => row.status !== 'PENDING', deps.mutationWaitMs);
+  return awaitTransaction(deps, transaction.id, (row) => row.status !== 'PENDING', deps.mutationWaitMs);
 }
 
 export interface WithdrawInput {
@@ -208,5 +207,5 @@ export async function withdraw(
   const held = async (row: TransactionRow) =>
     row.status !== 'PENDING' ||
     ((await deps.pool.query('SELECT 1 FROM ledger_transfers WHERE id = $1', [holdId])).rowCount ?? 0) > 0;
-  return awaitTransaction(deps, viewer.id, transaction.id, held, deps.mutationWaitMs);
+  return awaitTransaction(deps, transaction.id, held, deps.mutationWaitMs);
 }

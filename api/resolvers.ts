@@ -12,7 +12,7 @@ import {
   decodeEventCursor,
   encodeEventCursor,
   eventStream,
-  transactionAtEvent,
+  transactionsAtEvents,
   walletAtEvent,
 } from './subscriptions';
 
@@ -114,10 +114,12 @@ export const resolvers = {
           afterSeq,
           signal: subscriptionSignal(context),
         });
-        for await (const event of stream) {
-          if (args.id && event.transactionId !== args.id) continue;
-          const transaction = await transactionAtEvent(context.deps.pool, event);
-          yield { transactionUpdated: { eventCursor: encodeEventCursor(event.seq), transaction, occurredAt: event.createdAt } };
+        for await (const page of stream) {
+          const events = args.id ? page.filter((event) => event.transactionId === args.id) : page;
+          const transactions = await transactionsAtEvents(context.deps.pool, events);
+          for (const [index, event] of events.entries()) {
+            yield { transactionUpdated: { eventCursor: encodeEventCursor(event.seq), transaction: transactions[index], occurredAt: event.createdAt } };
+          }
         }
       },
     },
@@ -132,7 +134,9 @@ export const resolvers = {
           afterSeq: null,
           signal: subscriptionSignal(context),
         });
-        for await (const event of stream) yield { walletUpdated: walletView(walletAtEvent(event)) };
+        for await (const page of stream) {
+          for (const event of page) yield { walletUpdated: walletView(walletAtEvent(event)) };
+        }
       },
     },
   },

@@ -4,7 +4,7 @@ import { AppError } from '../common/errors';
 import type { EventKind, StoredEvent, TransactionEventPayload, WalletEventPayload } from '../db/events';
 import { readEvents } from '../db/events';
 import type { Queryable } from '../db/pool';
-import { findTransaction, type TransactionRow } from '../db/transactions';
+import { findTransactions, type TransactionRow } from '../db/transactions';
 import { WakeSignal, type EventHub } from './event-hub';
 
 const eventPageSizeMax = 200;
@@ -33,8 +33,8 @@ export interface StreamOptions {
   signal: AbortSignal;
 }
 
-/** The user's events of one kind, after a cursor (or from now), in seq order, until aborted. */
-export async function* eventStream(options: StreamOptions): AsyncGenerator<StoredEvent> {
+/** The user's events of one kind, after a cursor (or from now), in seq order and in pages, until aborted. */
+export async function* eventStream(options: StreamOptions): AsyncGenerator<StoredEvent[]> {
   const wake = new WakeSignal();
   const unwatch = options.hub.watch(options.userId, wake.wake);
   const onAbort = (): void => wake.wake();
@@ -49,10 +49,10 @@ export async function* eventStream(options: StreamOptions): AsyncGenerator<Store
           reason: 'CURSOR_PRUNED',
         });
       }
-      for (const event of page.events) {
-        if (options.signal.aborted) return;
-        cursor = event.seq;
-        yield event;
+      if (options.signal.aborted) return;
+      if (page.events.length > 0) {
+        cursor = page.events.at(-1)!.seq;
+        yield page.events;
       }
       if (page.events.length < eventPageSizeMax) await wake.wait(idleWaitMs);
     }
@@ -62,10 +62,17 @@ export async function* eventStream(options: StreamOptions): AsyncGenerator<Store
   }
 }
 
-/** The transaction as it was at the event: its current immutable fields with the event's status. */
-export async function transactionAtEvent(db: Queryable, event: StoredEvent): Promise<TransactionRow> {
-  const transaction = await findTransaction(db, event.transactionId!);
-  if (!transaction) throw new Error(`event ${event.seq} of ${event.userId} names a missing transaction`);
+/** Each transaction as it was at its event: the current immutable fields with the event's status. */
+export async function transactionsAtEvents(db: Queryable, events: readonly StoredEvent[]): Promise<TransactionRow[]> {
+  const rows = await findTransactions(db, events.map((event) => event.transactionId!));
+  return events.map((event) => {
+    const transaction = rows.get(event.transactionId!);
+    if (!transaction) throw new Error(`event ${event.seq} of ${event.userId} names a missing transaction`);
+    return transactionAtEvent(transaction, event);
+  });
+}
+
+function transactionAtEvent(transaction: TransactionRow, event: StoredEvent): TransactionRow {
   const payload = event.payload as TransactionEventPayload;
   return {
     ...transaction,

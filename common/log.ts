@@ -27,3 +27,11 @@ export function createLogger(service: string, level: string = process.env.LOG_LE
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }
+
+/**
+ * Logs a lifecycle line (listening, running, stopped) whatever LOG_LEVEL says: supervisors and
+ * tests wait for these lines to know a process is ready.
+ */
+export function announce(log: Logger, fields: Record<string, unknown>, message: string): void {
+  log.child({}, { level: 'info' }).info(fields, message);
+}

@@ -67,10 +67,35 @@ export async function appendEvents(client: PoolClient, events: readonly NewEvent
       numbered.map((event) => JSON.stringify(event.payload)),
     ],
   );
-  // One notification per transaction; listeners read the rows themselves, so a lost one loses nothing.
-  const announced = [...lastSeq.entries()].map(([userId, seq]) => `${userId}:${seq}`).join(',');
-  await client.query(`SELECT pg_notify($1, $2)`, [eventsChannel, announced]);
+  // One notification per SQL transaction naming the users and transactions concerned; listeners read
+  // the rows themselves, so a lost notification loses nothing (they re-read on reconnect).
+  await client.query(`SELECT pg_notify($1, $2)`, [eventsChannel, announcement(numbered)]);
   return numbered.map((event, index) => ({ ...event, createdAt: rows[index]?.created_at ?? new Date() }));
+}
+
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
+const notifyPayloadBytesMax = 7_900;
+
+/** "user:seq[:transaction]" per event, comma-separated; only the users if that would be too long. */
+export function announcement(events: ReadonlyArray<{ userId: string; seq: bigint; transactionId: string | null }>): string {
+  const full = events.map((event) => `${event.userId}:${event.seq}${event.transactionId ? `:${event.transactionId}` : ''}`).join(',');
+  if (full.length <= notifyPayloadBytesMax) return full;
+  return [...new Set(events.map((event) => event.userId))].join(',').slice(0, notifyPayloadBytesMax);
+}
+
+export interface Announced {
+  userId: string;
+  transactionId: string | null;
+}
+
+export function parseAnnouncement(payload: string): Announced[] {
+  return payload
+    .split(',')
+    .filter(Boolean)
+    .map((entry) => {
+      const [userId, , transactionId] = entry.split(':');
+      return { userId: userId!, transactionId: transactionId ?? null };
+    });
 }
 
 export async function createEventStream(db: Queryable, userId: string): Promise<void> {

@@ -18,6 +18,6 @@ export async function fundWalletForTesting(pool: Pool, userId: string, amount: b
       transactionId: null,
     });
     if (result !== 'created' && result !== 'exists') throw new Error(`funding failed: ${result}`);
-    if (result === 'created') await appendWalletEvents(client, [userId]);
+    if (result === 'created') await appendWalletEvents(client, [userId], null);
   });
 }

@@ -90,6 +90,12 @@ export async function findTransaction(db: Queryable, id: string): Promise<Transa
   return rows[0] ?? null;
 }
 
+export async function findTransactions(db: Queryable, ids: readonly string[]): Promise<Map<string, TransactionRow>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<TransactionRow>(`SELECT ${columns} FROM transactions WHERE id = ANY($1::uuid[])`, [[...new Set(ids)]]);
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
 /** Locks the transaction row: activities of one transaction then run one at a time, even when retried. */
 export async function lockTransaction(client: PoolClient, id: string): Promise<TransactionRow> {
   const { rows } = await client.query<TransactionRow>(`SELECT ${columns} FROM transactions WHERE id = $1 FOR UPDATE`, [
@@ -154,15 +160,18 @@ function transactionEvents(transaction: TransactionRow): NewEvent[] {
   }));
 }
 
-/** Appends a wallet event with the current balance for each user whose balance just changed. */
-export async function appendWalletEvents(client: PoolClient, userIds: readonly string[]): Promise<void> {
+/**
+ * Appends a wallet event with the current balance for each user whose balance just changed, naming
+ * the transaction that changed it (so waiters on that transaction hear of it too).
+ */
+export async function appendWalletEvents(client: PoolClient, userIds: readonly string[], transactionId: string | null): Promise<void> {
   const events: NewEvent[] = [];
   for (const userId of userIds) {
     const wallet = await userWallet(client, userId);
     events.push({
       userId,
       kind: 'wallet',
-      transactionId: null,
+      transactionId,
       payload: {
         available: String(wallet.available),
         held: String(wallet.held),
