@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { AppError, badInput } from '../common/errors';
+import { postTransfer } from '../activities/transfer';
 import { ensurePaymentWorkflow } from '../common/payment-workflows';
 import { parsePhone } from '../common/phone';
 import { isFinalStatus, type TransactionKind } from '../common/transactions';
@@ -20,6 +21,12 @@ export interface PaymentDependencies {
   pool: Pool;
   temporal: Client;
   taskQueue: string;
+  /**
+   * 'workflow' (always, in production): every payment runs as a Temporal workflow. 'inline' posts a
+   * TRANSFER's ledger step inside the request instead: the benchmark's api-direct baseline, which
+   * measures what the API layer alone costs.
+   */
+  transferExecution: 'workflow' | 'inline';
   hub: EventHub;
   mutationWaitMs: number;
 }
@@ -55,7 +62,7 @@ interface PaymentRequest {
 }
 
 /** Records the transaction (or finds the earlier one with this key) and makes sure its workflow runs. */
-async function submit(deps: PaymentDependencies, request: PaymentRequest): Promise<TransactionRow> {
+async function submit(deps: PaymentDependencies, request: PaymentRequest, startWorkflow = true): Promise<TransactionRow> {
   const requestFingerprint = fingerprint([
     request.kind,
     String(request.amount),
@@ -82,7 +89,7 @@ async function submit(deps: PaymentDependencies, request: PaymentRequest): Promi
     throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This idempotencyKey was already used for a different request');
   }
   // Also on a retry: the first attempt may have crashed between recording and starting.
-  if (!isFinalStatus(transaction.status)) {
+  if (startWorkflow && !isFinalStatus(transaction.status)) {
     await ensurePaymentWorkflow({ client: deps.temporal, taskQueue: deps.taskQueue }, transaction);
   }
   return transaction;
@@ -128,16 +135,16 @@ export async function sendMoney(deps: PaymentDependencies, viewer: User, input: 
   const recipient = await findUserByPhone(deps.pool, toPhone);
   if (!recipient) throw badInput('No ZenPAY user has this phone number', 'toPhone');
   if (recipient.id === viewer.id) throw badInput('You cannot send money to yourself', 'toPhone');
-  const transaction = await submit(deps, {
-    kind: 'TRANSFER',
-    viewer,
-    amount: input.amount,
-    idempotencyKey,
-    counterpartyUserId: recipient.id,
-    note,
-    bank: null,
-    bankAccount: null,
-  });
+  const inline = deps.transferExecution === 'inline';
+  const transaction = await submit(
+    deps,
+    { kind: 'TRANSFER', viewer, amount: input.amount, idempotencyKey, counterpartyUserId: recipient.id, note, bank: null, bankAccount: null },
+    !inline,
+  );
+  if (inline) {
+    await postTransfer(deps.pool, { transactionId: transaction.id });
+    return (await findTransaction(deps.pool, transaction.id))!;
+  }
   return awaitTransaction(deps, transaction.id, (row) => isFinalStatus(row.status), deps.mutationWaitMs);
 }
 

@@ -172,5 +172,6 @@ function paymentDependencies(context: ApiContext) {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     mutationWaitMs: config.MUTATION_WAIT_MS,
     supportedBanks: config.SUPPORTED_BANKS,
+    transferExecution: config.TRANSFER_EXECUTION,
   };
 }

@@ -10,6 +10,7 @@ import type { ApiDependencies } from './context';
 import { createGraphQLServer } from './yoga';
 
 const webSocketPayloadBytesMax = 64 * 1024;
+const graphqlBodyBytesMax = 64 * 1024;
 const keepAliveIntervalMs = 12_000;
 const sessionCheckIntervalMs = 5_000;
 
@@ -42,7 +43,13 @@ export function createApp(deps: ApiDependencies, extraRoutes?: (app: express.Exp
     response.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', database, temporal, events: deps.hub.listening ? 'ok' : 'reconnecting' });
   });
   extraRoutes?.(app);
-  app.use(yoga.graphqlEndpoint, (request, response) => void yoga(request, response));
+  // A bounded JSON body, parsed here (Yoga uses an already-parsed body); anything else goes to Yoga as is.
+  app.use(yoga.graphqlEndpoint, express.json({ limit: graphqlBodyBytesMax }), (request, response) => void yoga(request, response));
+  app.use(((error, _request, response, _next) => {
+    const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 400;
+    const message = status === 413 ? `The request body is larger than ${graphqlBodyBytesMax} bytes` : 'The request body is not valid JSON';
+    response.status(status).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
+  }) as express.ErrorRequestHandler);
   return { app, yoga };
 }
 

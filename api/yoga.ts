@@ -3,6 +3,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GraphQLError, type ExecutionResult } from 'graphql';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { createSchema, createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { AppError, errorCodes } from '../common/errors';
 import { bearerToken } from './auth';
@@ -10,6 +17,12 @@ import { buildContext, type ApiContext, type ApiDependencies } from './context';
 import { resolvers } from './resolvers';
 
 export const typeDefs = readFileSync(path.join(__dirname, 'schema.graphql'), 'utf8');
+
+export const operationDepthMax = 8;
+export const operationAliasesMax = 15;
+export const operationTokensMax = 1_000;
+export const operationDirectivesMax = 10;
+export const operationCostMax = 5_000;
 
 export function toGraphQLError(error: unknown, deps: ApiDependencies): GraphQLError {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
@@ -19,10 +32,10 @@ export function toGraphQLError(error: unknown, deps: ApiDependencies): GraphQLEr
       extensions: { code: original.code, ...original.details },
     });
   }
-  if (error instanceof GraphQLError && (error.extensions?.code || !error.originalError)) {
-    // Parse, validation and input-coercion errors: the request itself is wrong.
-    if (!error.extensions?.code) return new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'BAD_USER_INPUT' } });
-    return error;
+  if (error instanceof GraphQLError) {
+    if (error.extensions?.code) return error;
+    // No path: the request itself is wrong (parse, validation, variable coercion), not a resolver.
+    if (!error.path) return new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'BAD_USER_INPUT' } });
   }
   deps.log.error({ err: original }, 'unexpected error in a GraphQL operation');
   return new GraphQLError('Unexpected error', {
@@ -69,7 +82,16 @@ export function createGraphQLServer(deps: ApiDependencies) {
     batching: false,
     logging: false,
     maskedErrors: { maskError: (error) => toGraphQLError(error, deps) },
-    plugins: [useContractErrorCodes],
+    plugins: [
+      // Bounds on what one operation may ask for: depth, aliases, tokens, directives, total cost.
+      maxDepthPlugin({ n: operationDepthMax, exposeLimits: true }),
+      maxAliasesPlugin({ n: operationAliasesMax, exposeLimits: true }),
+      maxTokensPlugin({ n: operationTokensMax, exposeLimits: true }),
+      maxDirectivesPlugin({ n: operationDirectivesMax, exposeLimits: true }),
+      costLimitPlugin({ maxCost: operationCostMax, exposeLimits: true }),
+      ...(deps.config.GRAPHQL_INTROSPECTION ? [] : [useDisableIntrospection(), blockFieldSuggestionsPlugin()]),
+      useContractErrorCodes,
+    ],
     context: async (initial: YogaInitialContext & ServerContext) => {
       const token =
         initial.connectionToken !== undefined

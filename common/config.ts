@@ -39,6 +39,8 @@ export const apiConfigSchema = z.object({
   BANK_WEBHOOK_SECRETS: commaList
     .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'must be whsec_ followed by base64')).min(1))
     .default([developmentWebhookSecret]),
+  /** 'inline' only for the benchmark's api-direct baseline: transfers without a workflow. */
+  TRANSFER_EXECUTION: z.enum(['workflow', 'inline']).default('workflow'),
   /** Bank codes accepted by addMoney and withdraw. */
   SUPPORTED_BANKS: commaList.pipe(z.array(z.string().regex(/^[A-Z]{2,16}$/)).min(1)).default([...developmentBanks]),
 });

@@ -27,7 +27,7 @@ export interface TestSystem {
   bankSim: ManagedProcess | null;
   logDir: string;
   /** Another API process on the same database and Temporal (stopped with the system). */
-  startExtraApi(options?: { port?: number; name?: string }): Promise<{ process: ManagedProcess; graphqlUrl: string }>;
+  startExtraApi(options?: { port?: number; name?: string; env?: NodeJS.ProcessEnv }): Promise<{ process: ManagedProcess; graphqlUrl: string }>;
   stop(): Promise<void>;
 }
 
@@ -123,7 +123,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       logDir,
       async startExtraApi(extra = {}) {
         const name = extra.name ?? `api-${stops.length}`;
-        const process = service(name, 'api/main.ts', /api listening/, { ...env, API_PORT: String(extra.port ?? 0) });
+        const process = service(name, 'api/main.ts', /api listening/, { ...env, API_PORT: String(extra.port ?? 0), ...extra.env });
         const found = waitForUrl(process, /"url":"(http:\/\/[^"]+\/graphql)"/);
         await process.start();
         stops.push(() => process.close());

@@ -1,0 +1,165 @@
+// Everything a client or a bank can send wrong, as a table. Each row is sent to a real API process and
+// must be answered with its error (HTTP status and extensions.code) and change nothing: the counts of
+// users, sessions, transactions, ledger transfers, events and webhooks, and the wallets, stay the same.
+import { randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { developmentWebhookSecret } from '../common/development';
+import { fundWalletForTesting } from '../db/test-funding';
+import { graphql, sendMoneyMutation, signUpUser, type TestUser } from '../test/client';
+import { startTestSystem, type TestSystem } from '../test/system';
+
+let system: TestSystem;
+let productionUrl: string;
+let asha: TestUser;
+let ravi: TestUser;
+let signedOut: TestUser;
+let expired: TestUser;
+
+beforeAll(async () => {
+  system = await startTestSystem();
+  productionUrl = (await system.startExtraApi({ name: 'api-production', env: { GRAPHQL_INTROSPECTION: 'false' } })).graphqlUrl;
+  asha = await signUpUser(system.graphqlUrl, 'Asha');
+  ravi = await signUpUser(system.graphqlUrl, 'Ravi');
+  signedOut = await signUpUser(system.graphqlUrl, 'Gone');
+  expired = await signUpUser(system.graphqlUrl, 'Old');
+  await fundWalletForTesting(system.pool, asha.id, 100_000n);
+  await graphql(system.graphqlUrl, 'mutation { signOut }', {}, signedOut.token);
+  await system.pool.query(`UPDATE sessions SET expires_at = now() - interval '1 minute' WHERE user_id = $1`, [expired.id]);
+});
+afterAll(async () => {
+  await system?.stop();
+});
+
+async function snapshot(): Promise<string> {
+  const { rows } = await system.pool.query(`SELECT
+    (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM sessions) AS sessions,
+    (SELECT count(*) FROM transactions) AS transactions, (SELECT count(*) FROM ledger_transfers) AS transfers,
+    (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM bank_webhooks) AS webhooks,
+    (SELECT string_agg(credits_posted - debits_posted - debits_pending || '/' || debits_pending, ',' ORDER BY id) FROM ledger_accounts) AS balances`);
+  return JSON.stringify(rows[0], (_, value) => (typeof value === 'bigint' ? String(value) : value));
+}
+
+interface Answer {
+  status: number;
+  code: string | undefined;
+}
+
+async function post(url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }, method = 'POST'): Promise<Answer> {
+  const response = await fetch(url, { method, headers, body: method === 'GET' ? undefined : body });
+  const text = await response.text();
+  let code: string | undefined;
+  try {
+    const parsed = JSON.parse(text);
+    code = parsed.errors?.[0]?.extensions?.code ?? parsed.error?.code ?? (Array.isArray(parsed) ? parsed[0]?.errors?.[0]?.extensions?.code : undefined);
+  } catch {
+    code = undefined;
+  }
+  return { status: response.status, code };
+}
+
+const send = (input: Record<string, unknown>, token: string | null = asha.token, url = system.graphqlUrl) =>
+  post(url, JSON.stringify({ query: sendMoneyMutation, variables: { input: { toPhone: ravi.phone, amount: '100', idempotencyKey: randomUUID(), ...input } } }), {
+    'content-type': 'application/json',
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  });
+
+const query = (text: string, url = system.graphqlUrl, token: string | null = asha.token) =>
+  post(url, JSON.stringify({ query: text }), { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) });
+
+const signUp = (phone: unknown) =>
+  post(system.graphqlUrl, JSON.stringify({ query: 'mutation($input: SignUpInput!) { signUp(input: $input) { token } }', variables: { input: { phone, name: 'X', password: 'long enough pw' } } }));
+
+function webhook(body: string, headers: Record<string, string> | 'signed' = 'signed'): Promise<Answer> {
+  const id = `msg_${randomUUID()}`;
+  const now = new Date();
+  const signed =
+    headers === 'signed'
+      ? { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': new Webhook(developmentWebhookSecret).sign(id, now, body) }
+      : headers;
+  return post(`${system.apiUrl}/webhooks/bank`, body, { 'content-type': 'application/json', ...signed });
+}
+
+const event = (data: Record<string, unknown>, type = 'payment.succeeded') =>
+  JSON.stringify({ type, timestamp: new Date().toISOString(), data: { id: 'pay_x', reference: randomUUID(), amount: '100', currency: 'INR', status: 'succeeded', ...data } });
+
+const aliasBomb = `{ ${Array.from({ length: 100 }, (_, index) => `a${index}: viewer { user { id } }`).join(' ')} }`;
+const depthBomb = `{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }`;
+const tokenBomb = `{ viewer { ${'user { id } '.repeat(600)} } }`;
+const directiveBomb = `{ viewer ${'@include(if: true) '.repeat(50)} { user { id } } }`;
+const bad = (status: number, code?: string): Answer => ({ status, code });
+/** A GraphQL-level error: over application/json the answer is 200 or 400 (GraphQL over HTTP), with its code. */
+const graphqlError = (code: string) => (answer: Answer) => (answer.status === 200 || answer.status === 400) && answer.code === code;
+
+const rows: Array<[string, () => Promise<Answer>, Answer | ((answer: Answer) => boolean)]> = [
+  // Transport
+  ['malformed JSON', () => post(system.graphqlUrl, '{"query": "{ viewer { user { id } } }"'), bad(400, 'BAD_USER_INPUT')],
+  ['wrong content type', () => post(system.graphqlUrl, JSON.stringify({ query: sendMoneyMutation }), { 'content-type': 'text/plain', authorization: `Bearer ${asha.token}` }), (a) => a.status >= 400 && a.status < 500],
+  ['oversized body (200 kB)', () => send({ note: 'n'.repeat(200_000) }), bad(413, 'BAD_USER_INPUT')],
+  ['empty body', () => post(system.graphqlUrl, ''), (a) => a.status >= 400 && a.status < 500],
+  ['batched operations', () => post(system.graphqlUrl, JSON.stringify([{ query: '{ viewer { user { id } } }' }, { query: '{ viewer { user { id } } }' }])), (a) => a.status >= 400 && a.status < 500],
+  ['a mutation over GET', () => post(`${system.graphqlUrl}?query=${encodeURIComponent('mutation { signOut }')}`, '', { authorization: `Bearer ${asha.token}` }, 'GET'), (a) => a.status === 405],
+  ['no query at all', () => post(system.graphqlUrl, JSON.stringify({ variables: {} })), graphqlError('BAD_USER_INPUT')],
+  // Operation bombs
+  ['alias bomb (100 aliases)', () => query(aliasBomb), graphqlError('BAD_USER_INPUT')],
+  // The schema has no cycles, so only introspection can nest deeply, and production turns it off.
+  ['depth bomb (11 levels) in production mode', () => query(depthBomb, productionUrl), graphqlError('BAD_USER_INPUT')],
+  ['token bomb (1,800 tokens)', () => query(tokenBomb), graphqlError('BAD_USER_INPUT')],
+  ['directive bomb (50 directives)', () => query(directiveBomb), graphqlError('BAD_USER_INPUT')],
+  ['introspection in production mode', () => query('{ __schema { types { name } } }', productionUrl), graphqlError('BAD_USER_INPUT')],
+  ['field suggestions in production mode', () => query('{ viewr { user { id } } }', productionUrl), graphqlError('BAD_USER_INPUT')],
+  // Amounts
+  ...(
+    [
+      ['a float', 10.5], ['an integer number', 100], ['an exponent', '1e3'], ['a negative', '-100'], ['zero', '0'], ['16 digits', '1234567890123456'],
+      ['unicode digits', '١٢٣'], ['fullwidth digits', '１２３'], ['a leading zero', '0100'], ['a plus sign', '+100'], ['spaces', ' 100 '], ['hex', '0x10'],
+      ['a decimal string', '10.50'], ['an empty string', ''], ['null', null], ['a boolean', true], ['an object', { value: '100' }], ['an array', ['100']],
+    ] as Array<[string, unknown]>
+  ).map(([name, amount]): [string, () => Promise<Answer>, (answer: Answer) => boolean] => [`amount as ${name}`, () => send({ amount }), graphqlError('BAD_USER_INPUT')]),
+  // Phones
+  ...['9876543210', '+91-98765-43210', '+91 9876543210', '+0123456789', '++919876543210', '', '+91987654321098765', '+९१९८७६५४३२१०', '+91 (987) 654-3210'].map(
+    (phone): [string, () => Promise<Answer>, (answer: Answer) => boolean] => [`signUp phone ${JSON.stringify(phone)}`, () => signUp(phone), graphqlError('BAD_USER_INPUT')],
+  ),
+  ['sendMoney to a phone in another format', () => send({ toPhone: ravi.phone.replace('+91', '0') }), graphqlError('BAD_USER_INPUT')],
+  // Idempotency keys
+  ['an empty idempotency key', () => send({ idempotencyKey: '' }), graphqlError('BAD_USER_INPUT')],
+  ['a 256-character idempotency key', () => send({ idempotencyKey: 'k'.repeat(256) }), graphqlError('BAD_USER_INPUT')],
+  ['a 100 kB idempotency key', () => send({ idempotencyKey: 'k'.repeat(100_000) }), bad(413, 'BAD_USER_INPUT')],
+  ['a numeric idempotency key', () => send({ idempotencyKey: 12345 }), graphqlError('BAD_USER_INPUT')],
+  // Tokens
+  ['no token', () => send({}, null), graphqlError('UNAUTHENTICATED')],
+  ['an expired token', () => send({}, expired.token), graphqlError('UNAUTHENTICATED')],
+  ['a signed-out token', () => send({}, signedOut.token), graphqlError('UNAUTHENTICATED')],
+  ['a forged token', () => send({}, 'zp_' + 'A'.repeat(43)), graphqlError('UNAUTHENTICATED')],
+  ['a token with another scheme', () => post(system.graphqlUrl, JSON.stringify({ query: 'mutation { signOut }' }), { 'content-type': 'application/json', authorization: `Basic ${asha.token}` }), graphqlError('UNAUTHENTICATED')],
+  ['a bare Bearer', () => post(system.graphqlUrl, JSON.stringify({ query: 'mutation { signOut }' }), { 'content-type': 'application/json', authorization: 'Bearer' }), graphqlError('UNAUTHENTICATED')],
+  // Webhooks
+  ['webhook: not JSON, validly signed', () => webhook('not json'), bad(400, 'MALFORMED_BODY')],
+  ['webhook: a JSON array', () => webhook('[]'), bad(400, 'MALFORMED_BODY')],
+  ['webhook: no data', () => webhook(JSON.stringify({ type: 'payment.succeeded', timestamp: 'now' })), bad(400, 'MALFORMED_BODY')],
+  ['webhook: unknown type', () => webhook(event({}, 'payment.refunded')), bad(400, 'MALFORMED_BODY')],
+  ['webhook: amount as a number', () => webhook(event({ amount: 100 })), bad(400, 'MALFORMED_BODY')],
+  ['webhook: amount with a fraction', () => webhook(event({ amount: '1.5' })), bad(400, 'MALFORMED_BODY')],
+  ['webhook: another currency', () => webhook(event({ currency: 'USD' })), bad(400, 'MALFORMED_BODY')],
+  ['webhook: status contradicting type', () => webhook(event({ status: 'failed' })), bad(400, 'MALFORMED_BODY')],
+  ['webhook: oversized body', () => webhook(event({ note: 'x'.repeat(100_000) })), bad(413, 'PAYLOAD_TOO_LARGE')],
+  ['webhook: no headers', () => webhook(event({}), {}), bad(401, 'INVALID_SIGNATURE')],
+  ['webhook: signature version v2', () => webhook(event({}), { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v2,abc' }), bad(401, 'INVALID_SIGNATURE')],
+  ['webhook: non-numeric timestamp', () => webhook(event({}), { 'webhook-id': 'msg_1', 'webhook-timestamp': 'yesterday', 'webhook-signature': 'v1,abc' }), bad(401, 'INVALID_SIGNATURE')],
+  ['webhook: several signatures, all wrong', () => webhook(event({}), { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v1,AAAA v1,BBBB v1,CCCC' }), bad(401, 'INVALID_SIGNATURE')],
+  ['webhook: a reference that is no transaction', () => webhook(event({ reference: 'not-a-uuid' })), (a) => a.status === 200],
+];
+
+describe('hostile input', () => {
+  test.each(rows)('%s | its error, and nothing changes', async (_, request, expected) => {
+    const before = await snapshot();
+    const answer = await request();
+    if (typeof expected === 'function') expect([answer, expected(answer)]).toEqual([answer, true]);
+    else expect(answer).toEqual(expected);
+    expect(await snapshot()).toBe(before.replace(/"webhooks":"(\d+)"/, (match, count) => (_ === 'webhook: a reference that is no transaction' ? `"webhooks":"${Number(count) + 1}"` : match)));
+  });
+
+  test('a well-formed request after all that | still works', async () => {
+    const response = await graphql(system.graphqlUrl, sendMoneyMutation, { input: { toPhone: ravi.phone, amount: '100', idempotencyKey: randomUUID() } }, asha.token);
+    expect(response.data.sendMoney.status).toBe('COMPLETED');
+  });
+});
