@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { loadConfigOrExit } from '../common/config';
 import { formatLogLine } from '../common/log-format';
 import { startStack } from '../system/stack';
+import { superviseRestarts } from '../system/supervise';
 import { projectRoot } from '../system/temporal';
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -68,22 +69,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  // A service that dies on its own is started again (after a pause that grows if it keeps dying).
-  for (const part of [stack.api, stack.worker, stack.bankSim]) {
-    let delayMs = 1_000;
-    part.onUnexpectedExit((code, signal) => {
-      if (stopping) return;
-      say(`${part.spec.name} exited unexpectedly (code ${code}, signal ${signal}); restarting in ${delayMs / 1000} s`);
-      setTimeout(() => {
-        if (stopping) return;
-        part.start().then(
-          () => say(`${part.spec.name} is back`),
-          (error: unknown) => say(`${part.spec.name} did not come back: ${String(error)}`),
-        );
-      }, delayMs);
-      delayMs = Math.min(delayMs * 2, 30_000);
-    });
-  }
+  superviseRestarts([stack.api, stack.worker, stack.bankSim], { say, stopping: () => stopping });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -1,0 +1,60 @@
+// `npm run drill`: runs the failure drill and exits non-zero on any violated invariant, printing the
+// evidence. Options: --seed N --duration SECONDS --users N --think-ms N --faults N (each kind's count).
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import type { FaultKind } from './faults';
+import { runDrill } from './run';
+
+const optionsSchema = z.object({
+  seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).default(42),
+  duration: z.coerce.number().int().min(10).max(3_600).default(120),
+  users: z.coerce.number().int().min(2).max(500).default(20),
+  'think-ms': z.coerce.number().int().min(50).max(60_000).default(1_000),
+  'worker-kills': z.coerce.number().int().min(0).max(50).default(4),
+  'api-kills': z.coerce.number().int().min(0).max(50).default(2),
+  'temporal-restarts': z.coerce.number().int().min(0).max(10).default(1),
+  'postgres-restarts': z.coerce.number().int().min(0).max(10).default(1),
+  'bank-downs': z.coerce.number().int().min(0).max(10).default(1),
+});
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: Object.fromEntries(Object.keys(optionsSchema.shape).map((name) => [name, { type: 'string' as const }])),
+  });
+  const parsed = optionsSchema.safeParse(values);
+  if (!parsed.success) {
+    console.error(`drill: bad options:\n${parsed.error.issues.map((issue) => `  --${issue.path.join('.')}: ${issue.message}`).join('\n')}`);
+    process.exit(2);
+  }
+  const options = parsed.data;
+  const counts: Record<FaultKind, number> = {
+    'worker-kill': options['worker-kills'],
+    'api-kill': options['api-kills'],
+    'temporal-restart': options['temporal-restarts'],
+    'postgres-restart': options['postgres-restarts'],
+    'bank-down': options['bank-downs'],
+  };
+  const report = await runDrill({
+    seed: options.seed,
+    durationMs: options.duration * 1_000,
+    users: options.users,
+    thinkTimeMs: options['think-ms'],
+    faults: counts,
+    log: (line) => console.log(line),
+  });
+  console.log('\nfaults injected:');
+  for (const fault of report.faults) console.log(`  +${(fault.atMs / 1000).toFixed(1)}s ${fault.kind} (down ${fault.downMs} ms)`);
+  console.log('\ninvariants:');
+  for (const result of report.results) {
+    console.log(`  ${result.violations.length === 0 ? 'ok  ' : 'FAIL'} ${result.name}`);
+    for (const violation of result.violations.slice(0, 20)) console.log(`         ${violation}`);
+    if (result.violations.length > 20) console.log(`         ... and ${result.violations.length - 20} more`);
+  }
+  console.log(`\n${report.summary}`);
+  process.exit(report.ok ? 0 : 1);
+}
+
+main().catch((error: unknown) => {
+  console.error('drill: crashed:', error);
+  process.exit(1);
+});
