@@ -1,5 +1,6 @@
 // On-ramps and off-ramps end to end with a misbehaving bank: the real bank simulator process, the API
 // process (webhook receiver), the worker process, Temporal and PostgreSQL. Deadlines are seconds here.
+import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { developmentWebhookSecret } from '../common/development';
@@ -8,6 +9,7 @@ import { bankCall, controlBank, decideOnNetbankingPage, resetBank } from '../tes
 import { graphql, sendMoneyMutation, signUpUser, transactionFields, walletOf, type TestUser } from '../test/client';
 import { expectCleanLedger } from '../test/ledger-checks';
 import { startTestSystem, type TestSystem } from '../test/system';
+import { progressQuery } from './bank-outcome';
 
 const rotatedSecret = 'whsec_' + Buffer.from('zenpay-test-rotated-webhook-secret-0123456789').toString('base64');
 const decisionTimeoutMs = 3_000;
@@ -270,6 +272,40 @@ describe('webhook receiver', () => {
     expect(await post(contradicting, signed(developmentWebhookSecret, contradicting))).toBe(200);
     expect(await walletOf(system.graphqlUrl, user.token)).toEqual({ available: 3_000n, held: 0n });
     expect(await ledgerMovements(pending.id)).toHaveLength(1);
+  });
+});
+
+describe('operators', () => {
+  test("a user's on-ramps and everything waiting for a bank | found by search attributes; a waiting workflow says what it waits for", async () => {
+    const user = await signUpUser(system.graphqlUrl);
+    const waiting = await addMoney(user, '1234', 'SBI');
+    const connection = await Connection.connect({ address: system.temporalAddress });
+    try {
+      const client = new Client({ connection });
+      const ids = async (query: string) => {
+        const found: string[] = [];
+        for await (const execution of client.workflow.list({ query })) found.push(execution.workflowId);
+        return found;
+      };
+      // Visibility is updated a moment after the workflow changes.
+      const deadline = Date.now() + 10_000;
+      let onRamps: string[] = [];
+      let stuck: string[] = [];
+      while (Date.now() < deadline) {
+        onRamps = await ids(`ZenpayUserId = "${user.id}" AND ZenpayKind = "ON_RAMP"`);
+        stuck = await ids(`ZenpayStatus = "AWAITING_BANK" AND ZenpayUserId = "${user.id}"`);
+        if (onRamps.length && stuck.length) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(onRamps).toEqual([`onramp-${waiting.id}`]);
+      expect(stuck).toEqual([`onramp-${waiting.id}`]);
+      const progress = await client.workflow.getHandle(`onramp-${waiting.id}`).query(progressQuery);
+      expect(progress).toMatchObject({ stage: 'waiting for the bank', bank: 'SBI', reference: waiting.id });
+      expect(progress.bankObjectId).toMatch(/^pay_/);
+      expect(Date.parse(progress.deadlineAt!)).toBeGreaterThan(Date.now() - decisionTimeoutMs);
+    } finally {
+      await connection.close();
+    }
   });
 });
 

@@ -168,17 +168,26 @@ describe('sendMoney', () => {
     await expectCleanLedger(system.pool);
   });
 
-  test('crash | worker killed during transfers and started again | every transfer finishes exactly once', async () => {
+  test('crash | worker killed in the middle of transfers and started again | every transfer finishes exactly once', async () => {
     const asha = await fundedUser('Asha', 100_000n);
     const ravi = await fundedUser('Ravi', 0n);
+    const inFlight = Promise.all(Array.from({ length: 40 }, () => send(asha, ravi, '1000')));
+    await new Promise((resolve) => setTimeout(resolve, 150));
     await system.worker.kill();
-    // With no worker the mutation answers PENDING after its bounded wait.
-    const responses = await Promise.all(Array.from({ length: 20 }, () => send(asha, ravi, '1000')));
-    for (const response of responses) expect(response.data.sendMoney.status).toBe('PENDING');
+    // With no worker, mutations answer PENDING after their bounded wait; a few finished before the kill.
+    const more = await Promise.all(Array.from({ length: 10 }, () => send(asha, ravi, '1000')));
+    const responses = [...(await inFlight), ...more];
+    for (const response of more) expect(response.data.sendMoney.status).toBe('PENDING');
     await system.worker.start();
     const finals = await Promise.all(responses.map((response) => waitForFinal(asha.token, response.data.sendMoney.id)));
-    expect(finals.map((transaction) => transaction.status)).toEqual(Array(20).fill('COMPLETED'));
-    expect(await walletOf(system.graphqlUrl, ravi.token)).toEqual({ available: 20_000n, held: 0n });
+    expect(finals.map((transaction) => transaction.status)).toEqual(Array(50).fill('COMPLETED'));
+    expect(await walletOf(system.graphqlUrl, ravi.token)).toEqual({ available: 50_000n, held: 0n });
+    const { rows } = await system.pool.query(
+      `SELECT count(*)::int AS movements, count(DISTINCT transaction_id)::int AS transactions FROM ledger_transfers
+       WHERE debit_account_id = (SELECT id FROM ledger_accounts WHERE user_id = $1)`,
+      [asha.id],
+    );
+    expect(rows[0]).toEqual({ movements: 50, transactions: 50 });
     await expectCleanLedger(system.pool);
   }, 180_000);
 
