@@ -144,9 +144,7 @@ export function createBankActivities(deps: BankActivityDependencies) {
         if (result !== 'created' && result !== 'exists') {
           throw ApplicationFailure.nonRetryable(`cannot credit on-ramp ${transaction.id}: ${result}`, 'LEDGER_BUG');
         }
-        const completed = await changeTransactionStatus(client, transaction, { status: 'COMPLETED' });
-        await appendWalletEvents(client, [transaction.userId], transaction.id);
-        return outcomeOf(completed);
+        return outcomeOf(await changeTransactionStatus(client, transaction, { status: 'COMPLETED' }, [transaction.userId]));
       });
     },
 
@@ -213,9 +211,7 @@ export function createBankActivities(deps: BankActivityDependencies) {
         if (result !== 'created' && result !== 'exists') {
           throw ApplicationFailure.nonRetryable(`cannot post hold of ${transaction.id}: ${result}`, 'LEDGER_BUG');
         }
-        const completed = await changeTransactionStatus(client, transaction, { status: 'COMPLETED' });
-        await appendWalletEvents(client, [transaction.userId], transaction.id);
-        return outcomeOf(completed);
+        return outcomeOf(await changeTransactionStatus(client, transaction, { status: 'COMPLETED' }, [transaction.userId]));
       });
     },
 

@@ -1,16 +1,10 @@
-// The ledger step of a P2P transfer: one PostgreSQL transaction that moves the money (or records
+// The ledger step of a P2P transfer: one PostgreSQL function call that moves the money (or records
 // why not), changes the transaction's status and writes the outbox events, all or nothing.
 import { ApplicationFailure } from '@temporalio/common';
-import { failureCodes } from '../common/errors';
-import { isFinalStatus, type PaymentOutcome, type PaymentWorkflowInput } from '../common/transactions';
-import { createTransfer, ledgerTransferId } from '../db/ledger';
-import { withTransaction, type Pool } from '../db/pool';
-import {
-  appendWalletEvents,
-  changeTransactionStatus,
-  lockTransaction,
-  type TransactionRow,
-} from '../db/transactions';
+import type { PaymentOutcome, PaymentWorkflowInput } from '../common/transactions';
+import { ledgerTransferId } from '../db/ledger';
+import type { Pool } from '../db/pool';
+import type { TransactionRow } from '../db/transactions';
 
 export const outcomeOf = (transaction: TransactionRow): PaymentOutcome => ({
   transactionId: transaction.id,
@@ -30,40 +24,29 @@ export async function walletAccountIds(pool: Pick<Pool, 'query'>, userIds: reado
   });
 }
 
+/** SQLSTATEs zp_post_transfer raises for errors that no retry can fix. */
+const bugsBySqlState: Record<string, string> = {
+  P0002: 'MISSING_TRANSACTION', // no_data_found
+  '42809': 'WRONG_KIND', // wrong_object_type
+  XX000: 'LEDGER_BUG', // internal_error
+};
+
 /**
- * Posts a TRANSFER. Retried after a crash it finds the transaction already final and returns that
- * outcome; the ledger transfer id derives from the transaction id, so money moves at most once.
+ * Posts a TRANSFER: one call of zp_post_transfer, which locks the transaction, moves the money (or
+ * records INSUFFICIENT_FUNDS), sets the status and writes both sides' events, all in one round trip.
+ * Retried after a crash it finds the transaction already final and returns that outcome; the ledger
+ * transfer id derives from the transaction id, so money moves at most once.
  */
 export async function postTransfer(pool: Pool, input: PaymentWorkflowInput): Promise<PaymentOutcome> {
-  return withTransaction(pool, async (client) => {
-    const transaction = await lockTransaction(client, input.transactionId);
-    if (transaction.kind !== 'TRANSFER') {
-      throw ApplicationFailure.nonRetryable(`transaction ${transaction.id} is a ${transaction.kind}`, 'WRONG_KIND');
-    }
-    if (isFinalStatus(transaction.status)) return outcomeOf(transaction);
-
-    const parties = [transaction.userId, transaction.counterpartyUserId!];
-    const [sourceAccountId, targetAccountId] = await walletAccountIds(client, parties);
-    const result = await createTransfer(client, {
-      id: ledgerTransferId(transaction.id, 'transfer'),
-      kind: 'posted',
-      debitAccountId: sourceAccountId,
-      creditAccountId: targetAccountId,
-      amount: transaction.amount,
-      transactionId: transaction.id,
-    });
-    if (result === 'created' || result === 'exists') {
-      const completed = await changeTransactionStatus(client, transaction, { status: 'COMPLETED' });
-      await appendWalletEvents(client, parties, transaction.id);
-      return outcomeOf(completed);
-    }
-    if (result === 'exceeds_credits') {
-      const failed = await changeTransactionStatus(client, transaction, {
-        status: 'FAILED',
-        failureCode: failureCodes.insufficientFunds,
-      });
-      return outcomeOf(failed);
-    }
-    throw ApplicationFailure.nonRetryable(`unexpected ledger result ${result} for ${transaction.id}`, 'LEDGER_BUG');
-  });
+  try {
+    const { rows } = await pool.query<{ outcome_status: PaymentOutcome['status']; outcome_failure_code: string | null }>(
+      `SELECT outcome_status, outcome_failure_code FROM zp_post_transfer($1, $2)`,
+      [input.transactionId, ledgerTransferId(input.transactionId, 'transfer')],
+    );
+    return { transactionId: input.transactionId, status: rows[0]!.outcome_status, failureCode: rows[0]!.outcome_failure_code };
+  } catch (error) {
+    const type = bugsBySqlState[(error as { code?: string }).code ?? ''];
+    if (type) throw ApplicationFailure.nonRetryable((error as Error).message, type);
+    throw error;
+  }
 }

@@ -9,8 +9,8 @@ import { ensurePaymentWorkflow } from '../common/payment-workflows';
 import { parsePhone } from '../common/phone';
 import { isFinalStatus, type TransactionKind } from '../common/transactions';
 import { ledgerTransferId } from '../db/ledger';
-import { withTransaction, type Pool } from '../db/pool';
-import { findTransaction, insertTransaction, type TransactionRow } from '../db/transactions';
+import type { Pool } from '../db/pool';
+import { findTransaction, submitTransaction, type TransactionRow } from '../db/transactions';
 import { findUserByPhone, type User } from './auth';
 import { WakeSignal, type EventHub } from './event-hub';
 
@@ -71,20 +71,18 @@ async function submit(deps: PaymentDependencies, request: PaymentRequest, startW
     request.bank,
     request.bankAccount,
   ]);
-  const { transaction, created } = await withTransaction(deps.pool, (client) =>
-    insertTransaction(client, {
-      id: uuidv7(),
-      kind: request.kind,
-      userId: request.viewer.id,
-      counterpartyUserId: request.counterpartyUserId,
-      amount: request.amount,
-      note: request.note,
-      idempotencyKey: request.idempotencyKey,
-      requestFingerprint,
-      bank: request.bank,
-      bankAccount: request.bankAccount,
-    }),
-  );
+  const { transaction, created } = await submitTransaction(deps.pool, {
+    id: uuidv7(),
+    kind: request.kind,
+    userId: request.viewer.id,
+    counterpartyUserId: request.counterpartyUserId,
+    amount: request.amount,
+    note: request.note,
+    idempotencyKey: request.idempotencyKey,
+    requestFingerprint,
+    bank: request.bank,
+    bankAccount: request.bankAccount,
+  });
   if (!created && !transaction.requestFingerprint.equals(requestFingerprint)) {
     throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This idempotencyKey was already used for a different request');
   }

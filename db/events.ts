@@ -1,6 +1,6 @@
 // The transactional outbox: events are appended in the same PostgreSQL transaction as the change they
 // describe, numbered per user (seq), and announced with NOTIFY, which PostgreSQL sends only on commit.
-import type { PoolClient, Queryable } from './pool';
+import type { Queryable } from './pool';
 
 export const eventsChannel = 'zenpay_events';
 
@@ -32,57 +32,22 @@ export interface StoredEvent extends NewEvent {
 }
 
 /**
- * Appends events and returns them with their seq. Stream rows are locked in ascending user id order;
- * the lock is held until commit, so within a user's stream seq order is commit order.
+ * Appends, in the caller's SQL transaction, the status event of a transaction for each of
+ * transactionUsers and a wallet event (current balance) for each of walletUsers, then one NOTIFY
+ * naming them all (PostgreSQL sends it on commit). Done by zp_append_events in one round trip; it
+ * locks the users' stream rows in ascending id order, so within a stream seq order is commit order.
  */
-export async function appendEvents(client: PoolClient, events: readonly NewEvent[]): Promise<StoredEvent[]> {
-  if (events.length === 0) return [];
-  const userIds = [...new Set(events.map((event) => event.userId))].sort();
-  const { rows: streams } = await client.query<{ user_id: string; last_seq: bigint }>(
-    `SELECT user_id, last_seq FROM event_streams WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE`,
-    [userIds],
-  );
-  if (streams.length !== userIds.length) throw new Error('an event names a user without an event stream');
-  const lastSeq = new Map(streams.map((stream) => [stream.user_id, stream.last_seq]));
-  const numbered = events.map((event) => {
-    const seq = lastSeq.get(event.userId)! + 1n;
-    lastSeq.set(event.userId, seq);
-    return { ...event, seq };
-  });
-  const { rows } = await client.query<{ created_at: Date }>(
-    `WITH bumped AS (
-       UPDATE event_streams AS stream SET last_seq = bump.last_seq
-       FROM unnest($1::uuid[], $2::bigint[]) AS bump (user_id, last_seq)
-       WHERE stream.user_id = bump.user_id)
-     INSERT INTO events (user_id, seq, kind, transaction_id, payload)
-     SELECT * FROM unnest($3::uuid[], $4::bigint[], $5::text[], $6::uuid[], $7::jsonb[])
-     RETURNING created_at`,
-    [
-      [...lastSeq.keys()],
-      [...lastSeq.values()].map(String),
-      numbered.map((event) => event.userId),
-      numbered.map((event) => String(event.seq)),
-      numbered.map((event) => event.kind),
-      numbered.map((event) => event.transactionId),
-      numbered.map((event) => JSON.stringify(event.payload)),
-    ],
-  );
-  // One notification per SQL transaction naming the users and transactions concerned; listeners read
-  // the rows themselves, so a lost notification loses nothing (they re-read on reconnect).
-  await client.query(`SELECT pg_notify($1, $2)`, [eventsChannel, announcement(numbered)]);
-  return numbered.map((event, index) => ({ ...event, createdAt: rows[index]?.created_at ?? new Date() }));
+export async function appendEvents(
+  db: Queryable,
+  transactionId: string | null,
+  transactionUsers: readonly string[],
+  walletUsers: readonly string[],
+): Promise<void> {
+  if (transactionUsers.length === 0 && walletUsers.length === 0) return;
+  await db.query(`SELECT zp_append_events($1, $2::uuid[], $3::uuid[])`, [transactionId, transactionUsers, walletUsers]);
 }
 
-/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
-const notifyPayloadBytesMax = 7_900;
-
-/** "user:seq[:transaction]" per event, comma-separated; only the users if that would be too long. */
-export function announcement(events: ReadonlyArray<{ userId: string; seq: bigint; transactionId: string | null }>): string {
-  const full = events.map((event) => `${event.userId}:${event.seq}${event.transactionId ? `:${event.transactionId}` : ''}`).join(',');
-  if (full.length <= notifyPayloadBytesMax) return full;
-  return [...new Set(events.map((event) => event.userId))].join(',').slice(0, notifyPayloadBytesMax);
-}
-
+/** Parses a NOTIFY payload of zp_append_events: "user:seq[:transaction]", comma-separated. */
 export interface Announced {
   userId: string;
   transactionId: string | null;

@@ -1,8 +1,7 @@
 // Business transactions (TRANSFER, ON_RAMP, OFF_RAMP): the rows users see, their status changes and
 // the outbox events each change writes in the same PostgreSQL transaction.
 import type { TransactionKind, TransactionStatus } from '../common/transactions';
-import { appendEvents, type NewEvent } from './events';
-import { userWallet } from './ledger';
+import { appendEvents } from './events';
 import type { PoolClient, Queryable } from './pool';
 
 export interface TransactionRow {
@@ -48,18 +47,11 @@ export interface NewTransaction {
 
 /**
  * Inserts a PENDING transaction with its first events, or finds the one the same user made earlier
- * with the same idempotency key (created: false). The caller compares fingerprints.
+ * with the same idempotency key (created: false). The caller compares fingerprints. One round trip.
  */
-export async function insertTransaction(
-  client: PoolClient,
-  input: NewTransaction,
-): Promise<{ transaction: TransactionRow; created: boolean }> {
-  const { rows } = await client.query<TransactionRow>(
-    `INSERT INTO transactions (id, kind, status, user_id, counterparty_user_id, amount, note, idempotency_key,
-       request_fingerprint, bank, bank_account)
-     VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $9, $10)
-     ON CONFLICT (user_id, idempotency_key) DO NOTHING
-     RETURNING ${columns}`,
+export async function submitTransaction(db: Queryable, input: NewTransaction): Promise<{ transaction: TransactionRow; created: boolean }> {
+  const { rows } = await db.query<TransactionRow>(
+    `SELECT ${columns} FROM zp_submit_transaction($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
       input.id,
       input.kind,
@@ -73,16 +65,9 @@ export async function insertTransaction(
       input.bankAccount,
     ],
   );
-  if (rows[0]) {
-    await appendEvents(client, transactionEvents(rows[0]));
-    return { transaction: rows[0], created: true };
-  }
-  const existing = await client.query<TransactionRow>(
-    `SELECT ${columns} FROM transactions WHERE user_id = $1 AND idempotency_key = $2`,
-    [input.userId, input.idempotencyKey],
-  );
-  if (!existing.rows[0]) throw new Error('idempotency key conflict without an existing transaction');
-  return { transaction: existing.rows[0], created: false };
+  const transaction = rows[0];
+  if (!transaction) throw new Error('zp_submit_transaction returned no row');
+  return { transaction, created: transaction.id === input.id };
 }
 
 export async function findTransaction(db: Queryable, id: string): Promise<TransactionRow | null> {
@@ -113,11 +98,15 @@ export interface StatusChange {
   bankDeadlineAt?: Date | null;
 }
 
-/** Changes a locked transaction's status and appends its events for every party. */
+/**
+ * Changes a locked transaction's status and appends its events for every party, and a wallet event
+ * for each user in walletUsers (whose balance the same SQL transaction changed).
+ */
 export async function changeTransactionStatus(
   client: PoolClient,
   transaction: TransactionRow,
   change: StatusChange,
+  walletUsers: readonly string[] = [],
 ): Promise<TransactionRow> {
   const { rows } = await client.query<TransactionRow>(
     `UPDATE transactions SET status = $2, failure_code = $3,
@@ -138,7 +127,7 @@ export async function changeTransactionStatus(
     ],
   );
   const updated = rows[0]!;
-  await appendEvents(client, transactionEvents(updated));
+  await appendEvents(client, updated.id, transactionParties(updated), walletUsers);
   return updated;
 }
 
@@ -146,40 +135,9 @@ export function transactionParties(transaction: TransactionRow): string[] {
   return transaction.counterpartyUserId ? [transaction.userId, transaction.counterpartyUserId] : [transaction.userId];
 }
 
-function transactionEvents(transaction: TransactionRow): NewEvent[] {
-  return transactionParties(transaction).map((userId) => ({
-    userId,
-    kind: 'transaction',
-    transactionId: transaction.id,
-    payload: {
-      status: transaction.status,
-      failureCode: transaction.failureCode,
-      bankRedirectUrl: transaction.bankRedirectUrl,
-      updatedAt: transaction.updatedAt.toISOString(),
-    },
-  }));
-}
-
-/**
- * Appends a wallet event with the current balance for each user whose balance just changed, naming
- * the transaction that changed it (so waiters on that transaction hear of it too).
- */
+/** Appends a wallet event (current balance) for each user, naming the transaction that changed it. */
 export async function appendWalletEvents(client: PoolClient, userIds: readonly string[], transactionId: string | null): Promise<void> {
-  const events: NewEvent[] = [];
-  for (const userId of userIds) {
-    const wallet = await userWallet(client, userId);
-    events.push({
-      userId,
-      kind: 'wallet',
-      transactionId,
-      payload: {
-        available: String(wallet.available),
-        held: String(wallet.held),
-        updatedAt: wallet.updatedAt.toISOString(),
-      },
-    });
-  }
-  await appendEvents(client, events);
+  await appendEvents(client, transactionId, [], userIds);
 }
 
 export interface TransactionPageRequest {

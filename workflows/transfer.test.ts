@@ -1,8 +1,7 @@
 // P2P transfers end to end: GraphQL mutation -> API process -> Temporal workflow -> worker process ->
 // PostgreSQL ledger. Real processes and sockets; seed money comes through the ledger's test account.
 import { fundWalletForTesting } from '../db/test-funding';
-import { insertTransaction } from '../db/transactions';
-import { withTransaction } from '../db/pool';
+import { submitTransaction } from '../db/transactions';
 import {
   errorCode,
   graphql,
@@ -195,20 +194,18 @@ describe('sendMoney', () => {
     const asha = await fundedUser('Asha', 1_000n);
     const ravi = await fundedUser('Ravi', 0n);
     const id = '01900000-0000-7000-8000-' + Date.now().toString(16).padStart(12, '0').slice(-12);
-    await withTransaction(system.pool, (client) =>
-      insertTransaction(client, {
-        id,
-        kind: 'TRANSFER',
-        userId: asha.id,
-        counterpartyUserId: ravi.id,
-        amount: 300n,
-        note: null,
-        idempotencyKey: newKey(),
-        requestFingerprint: Buffer.alloc(32),
-        bank: null,
-        bankAccount: null,
-      }),
-    );
+    await submitTransaction(system.pool, {
+      id,
+      kind: 'TRANSFER',
+      userId: asha.id,
+      counterpartyUserId: ravi.id,
+      amount: 300n,
+      note: null,
+      idempotencyKey: newKey(),
+      requestFingerprint: Buffer.alloc(32),
+      bank: null,
+      bankAccount: null,
+    });
     const final = await waitForFinal(asha.token, id, 60_000);
     expect(final.status).toBe('COMPLETED');
     expect(await walletOf(system.graphqlUrl, ravi.token)).toEqual({ available: 300n, held: 0n });
