@@ -1,6 +1,7 @@
 // The API process: connects to PostgreSQL and Temporal, listens for outbox events, serves GraphQL,
 // subscriptions, bank webhooks and /healthz on one port. SIGINT/SIGTERM close it cleanly.
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { apiConfigSchema, loadConfigOrExit, type ApiConfig } from '../common/config';
 import { announce, createLogger, type Logger } from '../common/log';
 import { createPool } from '../db/pool';
@@ -15,7 +16,8 @@ export interface RunningApi extends ApiServer {
 
 export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi> {
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'zenpay-api' });
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  // The Rust core's gRPC client: far less CPU per call than the pure-JavaScript one.
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const hub = new EventHub(config.DATABASE_URL, log);
   await hub.start();

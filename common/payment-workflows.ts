@@ -16,9 +16,12 @@ export async function ensurePaymentWorkflow(target: StartTarget, transaction: Tr
     { key: searchAttributes.userId, value: transaction.userId },
     { key: searchAttributes.transactionId, value: transaction.id },
     { key: searchAttributes.kind, value: transaction.kind },
-    { key: searchAttributes.status, value: transaction.status },
   ];
-  if (transaction.bank) attributes.push({ key: searchAttributes.bank, value: transaction.bank });
+  // A transfer finishes in its first workflow task, so its execution status says all; bank payments
+  // wait, and keep ZenpayStatus current so operators can find what is stuck waiting for a bank.
+  if (transaction.bank) {
+    attributes.push({ key: searchAttributes.status, value: transaction.status }, { key: searchAttributes.bank, value: transaction.bank });
+  }
   try {
     await target.client.workflow.start(workflowTypeByKind[transaction.kind], {
       workflowId: workflowIdFor(transaction.kind, transaction.id),
