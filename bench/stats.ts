@@ -37,3 +37,13 @@ function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return '-';
   return Number.isInteger(value) ? String(value) : value.toFixed(1);
 }
+
+/** a / b as "0.42×", or "-" when either is missing or b is zero. */
+export function ratio(a: number, b: number, digits = 2): string {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '-';
+  return `${(a / b).toFixed(digits)}×`;
+}
+
+export function mebibytes(bytes: number): number {
+  return Math.round(bytes / (1024 * 1024));
+}

@@ -1,0 +1,188 @@
+// The system under test: one the bench starts itself (system/stack.ts, in a temporary directory), or
+// one already running that it is pointed at. Either way, it adds the api-direct API process and knows
+// which processes to measure.
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { defaults } from '../common/config';
+import { createPool, type Pool } from '../db/pool';
+import { freePort } from '../system/ports';
+import { ManagedProcess, nodeEntry } from '../system/process';
+import { startStack } from '../system/stack';
+import { projectRoot } from '../system/temporal';
+import type { BenchOptions, ProcessName } from './options';
+import { environmentOf, pidListeningOn, pidsByCommandLine, postgresServerPid, type ProcessGroup } from './processes';
+
+export interface BenchSystem {
+  graphqlUrl: string;
+  databaseUrl: string;
+  bankUrl: string | null;
+  /** For seeding, the direct-sql baseline's own schema and database statistics. */
+  pool: Pool;
+  /** What to measure: the system's processes, the api-direct API once started, and the bench itself. */
+  processGroups(): ProcessGroup[];
+  /** Notes for the report, e.g. a process that could not be found. */
+  notes: string[];
+  /** Where the processes the bench started write their output. */
+  logDir: string;
+  /** Starts (once) an API process with TRANSFER_EXECUTION=inline on the same database and Temporal. */
+  apiDirectUrl(): Promise<string>;
+  stop(options: { keepData: boolean }): Promise<void>;
+}
+
+const poolConnectionsMax = 8;
+
+interface Parts {
+  graphqlUrl: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  taskQueue: string;
+  bankUrl: string | null;
+  logDir: string;
+  pids: Partial<Record<ProcessName, number>>;
+  notes: string[];
+  stopSystem: () => Promise<void>;
+  dataDir: string | null;
+}
+
+export async function startOwnSystem(progress: (message: string) => void): Promise<BenchSystem> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'zenpay-bench-'));
+  // PostgreSQL may run as another user (see system/postgres.ts), which must reach its data below.
+  chmodSync(dataDir, 0o755);
+  progress(`starting a system in ${dataDir}`);
+  const stack = await startStack({
+    dataDir,
+    host: '127.0.0.1',
+    apiPort: await freePort(),
+    bankSimPort: await freePort(),
+    temporalPort: await freePort(),
+    temporalUiPort: null,
+    postgresPort: await freePort(),
+    // As `npm start` runs it: Temporal's state in a SQLite file (here in the temporary directory).
+    temporalPersistent: true,
+    serviceEnv: { LOG_LEVEL: 'warn' },
+    progress,
+  });
+  const pids: Partial<Record<ProcessName, number>> = {
+    api: stack.api.pid,
+    worker: stack.worker.pid,
+    'bank-sim': stack.bankSim.pid,
+    ...(stack.temporal?.pid ? { temporal: stack.temporal.pid } : {}),
+  };
+  return assemble({
+    graphqlUrl: stack.urls.graphql,
+    databaseUrl: stack.databaseUrl,
+    temporalAddress: stack.temporalAddress,
+    taskQueue: process.env.TEMPORAL_TASK_QUEUE ?? defaults.taskQueue,
+    bankUrl: stack.urls.bankSim,
+    logDir: path.join(dataDir, 'logs'),
+    pids,
+    notes: [],
+    stopSystem: () => stack.stop(),
+    dataDir,
+  });
+}
+
+/** A running system: its processes are found by the ports they listen on, or named with --pids. */
+export async function attachToSystem(options: BenchOptions & { url: string }, logDir: string): Promise<BenchSystem> {
+  const notes: string[] = [];
+  const port = (url: string) => Number(new URL(url).port || 80);
+  const found = (name: ProcessName, pid: number | null | undefined): Partial<Record<ProcessName, number>> => {
+    const chosen = options.pids[name] ?? pid ?? undefined;
+    if (chosen === undefined) notes.push(`${name}: process not found, not measured (name it with --pids ${name}=PID)`);
+    return chosen === undefined ? {} : { [name]: chosen };
+  };
+  // Other systems may run on this machine too: the worker is the one on our database and task queue.
+  const sameDatabase = (url: string) => {
+    const [ours, theirs] = [new URL(options.databaseUrl), new URL(url)];
+    return ours.port === theirs.port && ours.pathname === theirs.pathname;
+  };
+  const workers = pidsByCommandLine(['worker.']).filter(
+    (pid) =>
+      sameDatabase(environmentOf(pid, 'DATABASE_URL') ?? defaults.databaseUrl) &&
+      (environmentOf(pid, 'TEMPORAL_TASK_QUEUE') ?? defaults.taskQueue) === options.taskQueue,
+  );
+  const pids = {
+    ...found('api', pidListeningOn(port(options.url))),
+    ...found('temporal', pidListeningOn(Number(options.temporalAddress.split(':').at(-1)))),
+    ...found('worker', workers.length === 1 ? workers[0] : null),
+    ...(options.scenarios.includes('on-ramp') ? found('bank-sim', pidListeningOn(port(options.bankUrl))) : {}),
+  };
+  return assemble({
+    graphqlUrl: options.url,
+    databaseUrl: options.databaseUrl,
+    temporalAddress: options.temporalAddress,
+    taskQueue: options.taskQueue,
+    bankUrl: options.bankUrl,
+    logDir,
+    pids,
+    notes,
+    stopSystem: async () => {},
+    dataDir: null,
+  });
+}
+
+async function assemble(parts: Parts): Promise<BenchSystem> {
+  const pool = createPool({ connectionString: parts.databaseUrl, max: poolConnectionsMax, applicationName: 'zenpay-bench' });
+  const postgresPid = await postgresServerPid(pool).catch(() => null);
+  if (postgresPid === null) parts.notes.push('postgres: server process not found on this machine, not measured');
+  let apiDirect: { process: ManagedProcess; url: string } | null = null;
+
+  const startApiDirect = async () => {
+    const apiProcess = new ManagedProcess({
+      name: 'api-direct',
+      ...nodeEntry(path.join(projectRoot, 'api', 'main.ts')),
+      cwd: projectRoot,
+      env: {
+        ...process.env,
+        DATABASE_URL: parts.databaseUrl,
+        TEMPORAL_ADDRESS: parts.temporalAddress,
+        TEMPORAL_TASK_QUEUE: parts.taskQueue,
+        API_HOST: '127.0.0.1',
+        API_PORT: '0',
+        TRANSFER_EXECUTION: 'inline',
+        LOG_LEVEL: 'warn',
+      },
+      logFile: path.join(parts.logDir, 'api-direct.log'),
+      readyLine: /api listening/,
+    });
+    let url: string | null = null;
+    apiProcess.onLine((line) => (url ??= /"url":"(http:\/\/[^"]+\/graphql)"/.exec(line)?.[1] ?? null));
+    await apiProcess.start();
+    if (!url) throw new Error(`api-direct did not say where it listens:\n${apiProcess.recentOutput()}`);
+    return { process: apiProcess, url };
+  };
+
+  return {
+    graphqlUrl: parts.graphqlUrl,
+    databaseUrl: parts.databaseUrl,
+    bankUrl: parts.bankUrl,
+    pool,
+    notes: parts.notes,
+    logDir: parts.logDir,
+    processGroups() {
+      const groups: ProcessGroup[] = [];
+      const add = (name: string, pid: number | undefined | null, withDescendants = false) => {
+        if (pid) groups.push({ name, rootPid: pid, withDescendants });
+      };
+      add('postgres', postgresPid, true);
+      add('temporal', parts.pids.temporal, true);
+      add('worker', parts.pids.worker);
+      add('api', parts.pids.api);
+      add('api-direct', apiDirect?.process.pid);
+      add('bank-sim', parts.pids['bank-sim']);
+      add('bench client', process.pid);
+      return groups;
+    },
+    async apiDirectUrl() {
+      apiDirect ??= await startApiDirect();
+      return apiDirect.url;
+    },
+    async stop({ keepData }) {
+      await apiDirect?.process.close();
+      await pool.end();
+      await parts.stopSystem();
+      if (parts.dataDir && !keepData) rmSync(parts.dataDir, { recursive: true, force: true });
+    },
+  };
+}

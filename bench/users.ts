@@ -1,0 +1,75 @@
+// The simulated users: signed up through the public API (as a client would), then given money
+// through the ledger (db/test-funding.ts), since no public API moves money into a wallet without a bank.
+import { randomInt } from 'node:crypto';
+import { fundWalletForTesting } from '../db/test-funding';
+import type { Pool } from '../db/pool';
+import { GraphQLHttpClient } from './api-client';
+
+export interface BenchUser {
+  id: string;
+  phone: string;
+  token: string;
+}
+
+/** Sign-ups hash a password with argon2id (tens of ms of API CPU each): a few at a time. */
+const signUpConcurrency = 8;
+const fundingConcurrency = 8;
+const signUpTimeoutMs = 30_000;
+/** ₹10 crore each: far more than any run can spend, so INSUFFICIENT_FUNDS never decides a figure. */
+export const fundingAmountMinor = 10_000_000_000n;
+
+const signUpMutation = `mutation SignUp($input: SignUpInput!) { signUp(input: $input) { token user { id } } }`;
+
+/** Runs fn over the items with at most `concurrency` calls at a time, in order of the items. */
+export async function mapBounded<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!, index);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+const signUpAttemptsMax = 5;
+
+/** An Indian mobile number in E.164 that libphonenumber accepts (9 and nine random digits). */
+const randomPhone = (): string => `+919${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
+
+export async function signUpUsers(graphqlUrl: string, count: number, onProgress: (done: number) => void): Promise<BenchUser[]> {
+  const client = new GraphQLHttpClient(graphqlUrl, signUpConcurrency);
+  let done = 0;
+  try {
+    return await mapBounded(
+      Array.from({ length: count }, (_, index) => index),
+      signUpConcurrency,
+      async (index) => {
+        // A random phone may belong to a user of this or an earlier run: then another is tried.
+        for (let attempt = 1; ; attempt++) {
+          const phone = randomPhone();
+          const input = { phone, name: `Bench user ${index}`, password: 'bench password 1' };
+          const response = await client.request<{ signUp: { token: string; user: { id: string } } }>(signUpMutation, { input }, null, signUpTimeoutMs);
+          if (response.data?.signUp) {
+            onProgress(++done);
+            return { id: response.data.signUp.user.id, phone, token: response.data.signUp.token };
+          }
+          const taken = response.errors?.[0]?.extensions?.code === 'BAD_USER_INPUT';
+          if (!taken || attempt >= signUpAttemptsMax) throw new Error(`signUp failed: ${JSON.stringify(response.errors)}`);
+        }
+      },
+    );
+  } finally {
+    client.close();
+  }
+}
+
+export async function fundUsers(pool: Pool, users: readonly BenchUser[]): Promise<void> {
+  // The first funding creates the test_funding system account, and systemAccountId (db/ledger.ts) finds
+  // no row when two transactions create it at once: one first, alone.
+  const [first, ...rest] = users;
+  if (first) await fundWalletForTesting(pool, first.id, fundingAmountMinor);
+  await mapBounded(rest, fundingConcurrency, (user) => fundWalletForTesting(pool, user.id, fundingAmountMinor));
+}
