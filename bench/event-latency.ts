@@ -3,13 +3,9 @@
 // Starts its own system (embedded PostgreSQL, Temporal dev server, worker and API processes).
 // Usage: npm run bench:events
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { createPool } from '../db/pool';
 import { fundWalletForTesting } from '../db/test-funding';
-import { freePort } from '../system/ports';
-import { startStack } from '../system/stack';
+import { startLocalStack } from '../system/stack';
 import { graphql, sendMoneyMutation, signUpUser, type TestUser } from '../test/client';
 import { connect, subscribe } from '../test/ws-client';
 import { summarize, table } from './stats';
@@ -18,17 +14,8 @@ type Event = { transactionUpdated: { occurredAt: string; transaction: { id: stri
 const subscription = `subscription { transactionUpdated { occurredAt transaction { id status } } }`;
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'zenpay-bench-'));
-  chmodSync(dataDir, 0o755);
-  console.log(`[bench] starting a system in ${dataDir}`);
-  const stack = await startStack({
-    dataDir,
-    host: '127.0.0.1',
-    apiPort: await freePort(),
-    bankSimPort: await freePort(),
-    temporalPort: await freePort(),
-    temporalUiPort: null,
-    postgresPort: await freePort(),
+  const stack = await startLocalStack({
+    prefix: 'zenpay-bench',
     temporalPersistent: false,
     serviceEnv: { LOG_LEVEL: 'warn' },
     progress: (message) => console.log(`[bench] ${message}`),

@@ -50,6 +50,9 @@ async function writeResults(outDir: string, stamp: string, report: RunReport, lo
   for (const chart of charts) log(`chart: ${chart}`);
 }
 
+/** Ctrl-C: stop sending, finish what is in flight, report what was measured. */
+const abort = new AbortController();
+
 async function main(): Promise<void> {
   const options = readOptions();
   const display = createProgressDisplay(options.quiet);
@@ -58,7 +61,6 @@ async function main(): Promise<void> {
   const outDir = path.resolve(options.outDir);
   mkdirSync(outDir, { recursive: true });
 
-  const abort = new AbortController();
   process.on('SIGINT', () => {
     if (abort.signal.aborted) process.exit(130);
     display.log('stopping: finishing what is in flight (Ctrl-C again to quit at once)');
@@ -99,6 +101,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
+    if (abort.signal.aborted) {
+      console.error('[bench] stopped (Ctrl-C) before the results were written');
+      process.exit(130);
+    }
     console.error('[bench] failed:', error);
     process.exit(1);
   },

@@ -1,14 +1,12 @@
 // The system under test: one the bench starts itself (system/stack.ts, in a temporary directory), or
 // one already running that it is pointed at. Either way, it adds the api-direct API process and knows
 // which processes to measure.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { defaults } from '../common/config';
 import { createPool, type Pool } from '../db/pool';
-import { freePort } from '../system/ports';
 import { ManagedProcess, nodeEntry } from '../system/process';
-import { startStack } from '../system/stack';
+import { startLocalStack } from '../system/stack';
 import { projectRoot } from '../system/temporal';
 import type { BenchOptions, ProcessName } from './options';
 import { environmentOf, pidListeningOn, pidsByCommandLine, postgresServerPid, type ProcessGroup } from './processes';
@@ -46,23 +44,10 @@ interface Parts {
 }
 
 export async function startOwnSystem(progress: (message: string) => void): Promise<BenchSystem> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'zenpay-bench-'));
-  // PostgreSQL may run as another user (see system/postgres.ts), which must reach its data below.
-  chmodSync(dataDir, 0o755);
-  progress(`starting a system in ${dataDir}`);
-  const stack = await startStack({
-    dataDir,
-    host: '127.0.0.1',
-    apiPort: await freePort(),
-    bankSimPort: await freePort(),
-    temporalPort: await freePort(),
-    temporalUiPort: null,
-    postgresPort: await freePort(),
-    // As `npm start` runs it: Temporal's state in a SQLite file (here in the temporary directory).
-    temporalPersistent: true,
-    serviceEnv: { LOG_LEVEL: 'warn' },
-    progress,
-  });
+  // As `npm start` runs it: Temporal's state in a SQLite file (here in a temporary directory).
+  const stack = await startLocalStack({ prefix: 'zenpay-bench', temporalPersistent: true, serviceEnv: { LOG_LEVEL: 'warn' }, progress });
+  const dataDir = stack.dataDir;
+  progress(`system started in ${dataDir}`);
   const pids: Partial<Record<ProcessName, number>> = {
     api: stack.api.pid,
     worker: stack.worker.pid,

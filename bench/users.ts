@@ -20,17 +20,26 @@ export const fundingAmountMinor = 10_000_000_000n;
 
 const signUpMutation = `mutation SignUp($input: SignUpInput!) { signUp(input: $input) { token user { id } } }`;
 
-/** Runs fn over the items with at most `concurrency` calls at a time, in order of the items. */
-export async function mapBounded<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+/**
+ * Runs fn over the items with at most `concurrency` calls at a time, in order of the items; once the
+ * signal is aborted no new call starts, and it throws after the running ones end.
+ */
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<R>,
+  signal?: AbortSignal,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !signal?.aborted) {
       const index = next++;
       results[index] = await fn(items[index]!, index);
     }
   });
   await Promise.all(lanes);
+  signal?.throwIfAborted();
   return results;
 }
 
@@ -39,7 +48,7 @@ const signUpAttemptsMax = 5;
 /** An Indian mobile number in E.164 that libphonenumber accepts (9 and nine random digits). */
 const randomPhone = (): string => `+919${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
 
-export async function signUpUsers(graphqlUrl: string, count: number, onProgress: (done: number) => void): Promise<BenchUser[]> {
+export async function signUpUsers(graphqlUrl: string, count: number, signal: AbortSignal, onProgress: (done: number) => void): Promise<BenchUser[]> {
   const client = new GraphQLHttpClient(graphqlUrl, signUpConcurrency);
   let done = 0;
   try {
@@ -60,6 +69,7 @@ export async function signUpUsers(graphqlUrl: string, count: number, onProgress:
           if (!taken || attempt >= signUpAttemptsMax) throw new Error(`signUp failed: ${JSON.stringify(response.errors)}`);
         }
       },
+      signal,
     );
   } finally {
     client.close();

@@ -1,11 +1,7 @@
 // The failure drill: a whole system, a mixed workload from clients that keep their own records, a
 // misbehaving bank, and process faults on a seeded schedule; then, once quiet, the invariants.
-import { chmodSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { createPool } from '../db/pool';
-import { freePort } from '../system/ports';
-import { startStack, type Stack } from '../system/stack';
+import { startLocalStack, type Stack } from '../system/stack';
 import { superviseRestarts } from '../system/supervise';
 import { signUpUser, type TestUser } from '../test/client';
 import { runChecks, type CheckResult, type Tally } from './checks';
@@ -39,17 +35,9 @@ const banks = ['HDFC', 'ICICI', 'SBI', 'AXIS', 'KOTAK'];
 const quietTimeoutMs = 240_000;
 
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
-  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'zenpay-drill-'));
-  chmodSync(dataDir, 0o755);
-  options.log(`drill: seed=${options.seed} data in ${dataDir}`);
-  const stack = await startStack({
-    dataDir,
-    host: '127.0.0.1',
-    apiPort: await freePort(),
-    bankSimPort: await freePort(),
-    temporalPort: await freePort(),
-    temporalUiPort: null,
-    postgresPort: await freePort(),
+  const stack = await startLocalStack({
+    dataDir: options.dataDir,
+    prefix: 'zenpay-drill',
     temporalPersistent: true,
     serviceEnv: {
       LOG_LEVEL: 'warn',
@@ -61,6 +49,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     },
     progress: (message) => options.log(`drill: ${message}`),
   });
+  options.log(`drill: seed=${options.seed} data in ${stack.dataDir}`);
   let stopping = false;
   const unsupervise = superviseRestarts([stack.api, stack.worker, stack.bankSim], { say: (message) => options.log(`drill: ${message}`), stopping: () => stopping });
   const pool = createPool({ connectionString: stack.databaseUrl, max: 4, applicationName: 'zenpay-drill' });

@@ -1,7 +1,10 @@
 // Brings up a whole ZenPAY system (PostgreSQL, Temporal, bank simulator, worker, API) as separate
 // processes, in dependency order, and takes it down again. Used by `npm start`, tests, bench and drill.
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { migrateDatabase } from '../db/migrate';
+import { freePort } from './ports';
 import { startEmbeddedPostgres, type RunningPostgres } from './postgres';
 import { ManagedProcess, nodeEntry } from './process';
 import { ensureTemporalCli, projectRoot, temporalDevServer } from './temporal';
@@ -146,4 +149,33 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await stopAll();
     throw error;
   }
+}
+
+export interface LocalStackOptions {
+  /** Where the data goes; a fresh temporary folder named after prefix when absent. */
+  dataDir?: string;
+  prefix: string;
+  temporalPersistent: boolean;
+  serviceEnv?: NodeJS.ProcessEnv;
+  progress?: (message: string) => void;
+}
+
+/** A whole system on free loopback ports, without the Web UI: for benchmarks, drills and tools. */
+export async function startLocalStack(options: LocalStackOptions): Promise<Stack & { dataDir: string }> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), `${options.prefix}-`));
+  // PostgreSQL may run as another user (see system/postgres.ts), which must reach its data below.
+  chmodSync(dataDir, 0o755);
+  const stack = await startStack({
+    dataDir,
+    host: '127.0.0.1',
+    apiPort: await freePort(),
+    bankSimPort: await freePort(),
+    temporalPort: await freePort(),
+    temporalUiPort: null,
+    postgresPort: await freePort(),
+    temporalPersistent: options.temporalPersistent,
+    serviceEnv: options.serviceEnv,
+    progress: options.progress,
+  });
+  return { ...stack, dataDir };
 }
