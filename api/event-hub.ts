@@ -8,8 +8,6 @@ import { sessionsChannel } from './auth';
 type Waker = () => void;
 
 const reconnectDelayMsMax = 5_000;
-/** Even with a healthy connection, every waiter re-reads this often: a belt to the notifications' braces. */
-const safetyWakeIntervalMs = 15_000;
 
 export class EventHub {
   private readonly wakersByUser = new Map<string, Set<Waker>>();
@@ -18,7 +16,6 @@ export class EventHub {
   private client: pg.Client | null = null;
   private stopped = false;
   private reconnectDelayMs = 100;
-  private safetyTimer: NodeJS.Timeout | null = null;
   private connectedOnce: Promise<void>;
   private resolveConnected!: () => void;
 
@@ -31,15 +28,14 @@ export class EventHub {
 
   /** Starts listening; resolves once the first LISTEN is in place. */
   async start(): Promise<void> {
+    // No periodic wake-up of everyone: each waiter re-reads on its own idle timeout (staggered), and
+    // everyone is woken after a reconnect, when notifications may have been missed.
     void this.connect();
-    this.safetyTimer = setInterval(() => this.wakeEveryone(), safetyWakeIntervalMs);
-    this.safetyTimer.unref();
     await this.connectedOnce;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.safetyTimer) clearInterval(this.safetyTimer);
     this.wakeEveryone();
     await this.client?.end().catch(() => {});
   }

@@ -64,13 +64,15 @@ export async function createWalletAccount(db: Queryable, userId: string): Promis
 export async function systemAccountId(db: Queryable, kind: 'bank_clearing' | 'test_funding', name: string): Promise<bigint> {
   const code = `${kind}:${name}`;
   const { rows } = await db.query<{ id: bigint }>(
-    `WITH inserted AS (
-       INSERT INTO ledger_accounts (kind, code, debits_must_not_exceed_credits)
-       VALUES ($1, $2, false) ON CONFLICT (code) DO NOTHING RETURNING id)
-     SELECT id FROM inserted UNION ALL SELECT id FROM ledger_accounts WHERE code = $2`,
+    `INSERT INTO ledger_accounts (kind, code, debits_must_not_exceed_credits)
+     VALUES ($1, $2, false) ON CONFLICT (code) DO NOTHING RETURNING id`,
     [kind, code],
   );
-  return rows[0]!.id;
+  if (rows[0]) return rows[0].id;
+  // Someone else created it first; its row is committed, so a new statement (a new snapshot) sees it.
+  const existing = await db.query<{ id: bigint }>(`SELECT id FROM ledger_accounts WHERE code = $1`, [code]);
+  if (!existing.rows[0]) throw new Error(`system account ${code} neither created nor found`);
+  return existing.rows[0].id;
 }
 
 export async function walletAccountId(db: Queryable, userId: string): Promise<bigint> {

@@ -1,6 +1,8 @@
 // P2P transfers end to end: GraphQL mutation -> API process -> Temporal workflow -> worker process ->
 // PostgreSQL ledger. Real processes and sockets; seed money comes through the ledger's test account.
 import { fundWalletForTesting } from '../db/test-funding';
+import { systemAccountId } from '../db/ledger';
+import { withTransaction } from '../db/pool';
 import { submitTransaction } from '../db/transactions';
 import {
   errorCode,
@@ -209,6 +211,18 @@ describe('sendMoney', () => {
     const final = await waitForFinal(asha.token, id, 60_000);
     expect(final.status).toBe('COMPLETED');
     expect(await walletOf(system.graphqlUrl, ravi.token)).toEqual({ available: 300n, held: 0n });
+  });
+});
+
+describe('ledger', () => {
+  test('a system account first used by 10 transactions at once | one account, and every caller gets its id', async () => {
+    const name = `RACE${Date.now()}`;
+    const ids = await Promise.all(
+      Array.from({ length: 10 }, () => withTransaction(system.pool, (client) => systemAccountId(client, 'bank_clearing', name))),
+    );
+    expect(new Set(ids.map(String)).size).toBe(1);
+    const { rows } = await system.pool.query('SELECT count(*)::int AS count FROM ledger_accounts WHERE code = $1', [`bank_clearing:${name}`]);
+    expect(rows[0].count).toBe(1);
   });
 });
 
