@@ -2,7 +2,7 @@
 // database. One PostgreSQL transaction per transfer: lock both rows in id order, check, update, insert.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { createPool, type Pool } from '../db/pool';
+import { createPool, withTransaction, type Pool } from '../db/pool';
 import { fundingAmountMinor } from './users';
 
 export const directSchema = 'bench_direct';
@@ -56,9 +56,7 @@ export class DirectRefusal extends Error {
 
 /** Moves `amount` from one account to another in one transaction; throws pg errors as they come. */
 export async function directTransfer(pool: Pool, debitAccountId: bigint, creditAccountId: bigint, amount: bigint): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     const { rows } = await client.query<{ id: bigint; balance: bigint; may_go_negative: boolean }>(
       `SELECT id, balance, may_go_negative FROM ${directSchema}.accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
       [[String(debitAccountId), String(creditAccountId)]],
@@ -74,17 +72,7 @@ export async function directTransfer(pool: Pool, debitAccountId: bigint, creditA
       String(creditAccountId),
       String(amount),
     ]);
-    await client.query('COMMIT');
-    client.release();
-  } catch (error) {
-    // A connection that cannot even roll back is broken: destroy it rather than return it to the pool.
-    const broken = await client.query('ROLLBACK').then(
-      () => false,
-      () => true,
-    );
-    client.release(broken);
-    throw error;
-  }
+  });
 }
 
 /** The code a client would see for a failed baseline transfer: ours, or PostgreSQL's SQLSTATE by name. */
