@@ -106,24 +106,41 @@ async function voidHoldIfAny(client: PoolClient, transaction: TransactionRow): P
   }
 }
 
+/**
+ * The first bank step of an ON_RAMP or OFF_RAMP: create the payment or payout (idempotent on the
+ * reference), then record AWAITING_BANK; a request the bank rejects ends the transaction FAILED
+ * with BANK_REJECTED (voiding a hold first). A transaction past PENDING returns where it stands.
+ */
+async function startAtBank(
+  deps: BankActivityDependencies,
+  transactionId: string,
+  kind: 'ON_RAMP' | 'OFF_RAMP',
+  create: (transaction: TransactionRow) => Promise<{ bankObjectId: string; redirectUrl: string | null }>,
+): Promise<BankStarted> {
+  const transaction = await loadTransaction(deps.pool, transactionId, kind);
+  const finalOutcome = (row: TransactionRow) => (isFinalStatus(row.status) ? outcomeOf(row) : null);
+  if (transaction.status !== 'PENDING') return started(transaction, deps.decisionTimeoutMs, finalOutcome(transaction));
+  try {
+    const { bankObjectId, redirectUrl } = await create(transaction);
+    const updated = await recordAwaitingBank(deps, transaction.id, bankObjectId, redirectUrl);
+    return started(updated, deps.decisionTimeoutMs, finalOutcome(updated));
+  } catch (error) {
+    if (!isBankRejection(error)) throw error;
+    const outcome = await withTransaction(deps.pool, async (client) =>
+      endWithoutMoving(client, await lockTransaction(client, transactionId), 'FAILED', failureCodes.bankRejected),
+    );
+    return started(transaction, deps.decisionTimeoutMs, outcome);
+  }
+}
+
 export function createBankActivities(deps: BankActivityDependencies) {
   return {
     /** Creates the bank payment of an ON_RAMP and moves it to AWAITING_BANK with the bank's page. */
-    async startOnRamp({ transactionId }: PaymentWorkflowInput): Promise<BankStarted> {
-      const transaction = await loadTransaction(deps.pool, transactionId, 'ON_RAMP');
-      if (transaction.status !== 'PENDING') return started(transaction, deps.decisionTimeoutMs, isFinalStatus(transaction.status) ? outcomeOf(transaction) : null);
-      try {
+    startOnRamp: ({ transactionId }: PaymentWorkflowInput): Promise<BankStarted> =>
+      startAtBank(deps, transactionId, 'ON_RAMP', async (transaction) => {
         const payment = await deps.bank.createPayment({ reference: transaction.id, amount: String(transaction.amount), bank: transaction.bank! });
-        const updated = await recordAwaitingBank(deps, transaction.id, payment.id, payment.redirectUrl ?? null);
-        return started(updated, deps.decisionTimeoutMs, isFinalStatus(updated.status) ? outcomeOf(updated) : null);
-      } catch (error) {
-        if (!isBankRejection(error)) throw error;
-        const outcome = await withTransaction(deps.pool, async (client) =>
-          endWithoutMoving(client, await lockTransaction(client, transactionId), 'FAILED', failureCodes.bankRejected),
-        );
-        return started(transaction, deps.decisionTimeoutMs, outcome);
-      }
-    },
+        return { bankObjectId: payment.id, redirectUrl: payment.redirectUrl ?? null };
+      }),
 
     /** Credits an approved ON_RAMP: one transfer from the bank's clearing account to the wallet. */
     async creditOnRamp({ transactionId }: PaymentWorkflowInput): Promise<PaymentOutcome> {
@@ -174,26 +191,16 @@ export function createBankActivities(deps: BankActivityDependencies) {
     },
 
     /** Creates the bank payout of a held OFF_RAMP and moves it to AWAITING_BANK. */
-    async startPayout({ transactionId }: PaymentWorkflowInput): Promise<BankStarted> {
-      const transaction = await loadTransaction(deps.pool, transactionId, 'OFF_RAMP');
-      if (transaction.status !== 'PENDING') return started(transaction, deps.decisionTimeoutMs, isFinalStatus(transaction.status) ? outcomeOf(transaction) : null);
-      try {
+    startPayout: ({ transactionId }: PaymentWorkflowInput): Promise<BankStarted> =>
+      startAtBank(deps, transactionId, 'OFF_RAMP', async (transaction) => {
         const payout = await deps.bank.createPayout({
           reference: transaction.id,
           amount: String(transaction.amount),
           bank: transaction.bank!,
           bankAccount: transaction.bankAccount!,
         });
-        const updated = await recordAwaitingBank(deps, transaction.id, payout.id, null);
-        return started(updated, deps.decisionTimeoutMs, isFinalStatus(updated.status) ? outcomeOf(updated) : null);
-      } catch (error) {
-        if (!isBankRejection(error)) throw error;
-        const outcome = await withTransaction(deps.pool, async (client) =>
-          endWithoutMoving(client, await lockTransaction(client, transactionId), 'FAILED', failureCodes.bankRejected),
-        );
-        return started(transaction, deps.decisionTimeoutMs, outcome);
-      }
-    },
+        return { bankObjectId: payout.id, redirectUrl: null };
+      }),
 
     /** Ends a held OFF_RAMP: the bank paid out (post the hold) or did not (void it: money back). */
     async settleWithdrawal({ transactionId, decision }: PaymentWorkflowInput & { decision: BankDecision }): Promise<PaymentOutcome> {
