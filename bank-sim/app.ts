@@ -124,7 +124,13 @@ export function createBankSimulator(options: BankSimulatorOptions): BankSimulato
   bank.resume();
   if (journal !== null) {
     logger.info(
-      { stateFile, payments: store.payments.size, payouts: store.payouts.size, pendingDeliveries: store.pendingDeliveryIds.size },
+      {
+        stateFile,
+        payments: store.payments.size,
+        payouts: store.payouts.size,
+        refunds: store.refunds.size,
+        pendingDeliveries: store.pendingDeliveryIds.size,
+      },
       'bank state restored',
     );
   }

@@ -1,4 +1,4 @@
-// Payments and payouts as the simulated bank keeps them, the banks it plays, and the checks on new requests.
+// Payments, payouts and refunds as the simulated bank keeps them, the banks it plays, and the checks on new requests.
 // HTTP never reaches this file: requests arrive as unknown values and leave as typed records or a BankError.
 import { developmentBanks } from '../common/development';
 import { z } from 'zod';
@@ -17,6 +17,9 @@ export const bankAccountLengthMax = 64;
 
 export type Status = 'pending' | 'succeeded' | 'failed';
 export type Outcome = Exclude<Status, 'pending'>;
+/** A payment may also end canceled: the merchant called it off before anyone decided it. */
+export type PaymentStatus = Status | 'canceled';
+export const paymentStatuses: readonly PaymentStatus[] = ['pending', 'succeeded', 'failed', 'canceled'];
 
 export interface Payment {
   id: string;
@@ -25,8 +28,9 @@ export interface Payment {
   currency: Currency;
   bank: BankCode;
   returnUrl: string | null;
-  status: Status;
+  status: PaymentStatus;
   createdAt: string;
+  /** When the payment succeeded, failed or was canceled. */
   decidedAt: string | null;
   /** Epoch ms at which the bank approves or declines by itself; null waits for a person. */
   autoDecideAt: number | null;
@@ -46,6 +50,20 @@ export interface Payout {
   settleAt: number;
 }
 
+/** Money returned to the payer of a succeeded payment, in whole or in part; settles by itself like a payout. */
+export interface Refund {
+  id: string;
+  reference: string;
+  paymentId: string;
+  amountMinor: bigint;
+  currency: Currency;
+  status: Status;
+  createdAt: string;
+  decidedAt: string | null;
+  /** Epoch ms at which the refund settles by itself. */
+  settleAt: number;
+}
+
 export type BankErrorCode =
   | 'BAD_REQUEST'
   | 'BAD_AMOUNT'
@@ -55,6 +73,12 @@ export type BankErrorCode =
   | 'NOT_FOUND'
   | 'REFERENCE_CONFLICT'
   | 'ALREADY_DECIDED'
+  | 'PAYMENT_NOT_SUCCEEDED'
+  | 'REFUND_EXCEEDS_PAYMENT'
+  | 'TOO_MANY_REFUNDS'
+  | 'STATEMENT_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
+  | 'RATE_LIMITED'
   | 'BANK_UNAVAILABLE'
   | 'CAPACITY_EXCEEDED'
   | 'INTERNAL';
@@ -68,6 +92,27 @@ export class BankError extends Error {
     message: string,
   ) {
     super(message);
+  }
+
+  /** The answer's body. */
+  body(): { error: { code: BankErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/**
+ * 409 ALREADY_DECIDED for a payment that is no longer pending. It carries the payment, so that the caller that lost
+ * a race (an approval and a cancel that crossed) learns the outcome that stands.
+ */
+export class PaymentAlreadyDecidedError extends BankError {
+  constructor(readonly payment: Payment) {
+    super(
+      409,
+      'ALREADY_DECIDED',
+      payment.status === 'canceled'
+        ? 'the payment was canceled; it can no longer be approved or declined'
+        : `the payment has already ${payment.status}`,
+    );
   }
 }
 
@@ -85,6 +130,12 @@ export interface PayoutRequest {
   currency: Currency;
   bank: BankCode;
   bankAccount: string;
+}
+
+export interface RefundRequest {
+  paymentId: string;
+  reference: string;
+  amountMinor: bigint;
 }
 
 // Shapes only; the Money, currency and bank rules are checked after, each with its own error code.
@@ -109,6 +160,13 @@ const payoutRequestSchema = z.object({
     .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
 });
 
+// The refund's currency and bank are the payment's; only the amount is the caller's to choose.
+const refundRequestSchema = z.object({
+  payment: z.string().min(1).max(referenceLengthMax),
+  amount: z.string(),
+  reference: z.string().min(1).max(referenceLengthMax),
+});
+
 const codeByField: Record<string, BankErrorCode> = {
   amount: 'BAD_AMOUNT',
   bank: 'UNKNOWN_BANK',
@@ -130,13 +188,7 @@ function checkCommonFields(fields: { amount: string; currency: string; bank: str
   currency: Currency;
   bank: BankCode;
 } {
-  let amountMinor: bigint;
-  try {
-    amountMinor = parseMoneyInput(fields.amount);
-  } catch (error) {
-    if (error instanceof MoneyFormatError) throw new BankError(400, 'BAD_AMOUNT', `amount: ${error.message}`);
-    throw error;
-  }
+  const amountMinor = parseAmount(fields.amount);
   if (fields.currency !== supportedCurrency) {
     throw new BankError(400, 'UNSUPPORTED_CURRENCY', `currency: only ${supportedCurrency} is supported`);
   }
@@ -144,6 +196,15 @@ function checkCommonFields(fields: { amount: string; currency: string; bank: str
     throw new BankError(400, 'UNKNOWN_BANK', `bank: must be one of ${knownBanks.join(', ')}`);
   }
   return { amountMinor, currency: supportedCurrency, bank: fields.bank };
+}
+
+function parseAmount(amount: string): bigint {
+  try {
+    return parseMoneyInput(amount);
+  } catch (error) {
+    if (error instanceof MoneyFormatError) throw new BankError(400, 'BAD_AMOUNT', `amount: ${error.message}`);
+    throw error;
+  }
 }
 
 export function isKnownBank(value: string): value is BankCode {
@@ -162,6 +223,13 @@ export function parsePayoutRequest(body: unknown): PayoutRequest {
   const parsed = payoutRequestSchema.safeParse(body);
   if (!parsed.success) throw shapeError(parsed.error, body);
   return { reference: parsed.data.reference, ...checkCommonFields(parsed.data), bankAccount: parsed.data.bankAccount };
+}
+
+/** Throws BankError (400) on anything that is not a valid refund request. */
+export function parseRefundRequest(body: unknown): RefundRequest {
+  const parsed = refundRequestSchema.safeParse(body);
+  if (!parsed.success) throw shapeError(parsed.error, body);
+  return { paymentId: parsed.data.payment, reference: parsed.data.reference, amountMinor: parseAmount(parsed.data.amount) };
 }
 
 /** What the Bank API answers for a payment; `redirectUrl` is the netbanking page. */
@@ -193,8 +261,35 @@ export function payoutView(payout: Payout) {
   };
 }
 
-export type EventType = 'payment.succeeded' | 'payment.failed' | 'payout.succeeded' | 'payout.failed';
-export const eventTypes: readonly EventType[] = ['payment.succeeded', 'payment.failed', 'payout.succeeded', 'payout.failed'];
+export function refundView(refund: Refund) {
+  return {
+    id: refund.id,
+    payment: refund.paymentId,
+    reference: refund.reference,
+    amount: formatMoney(refund.amountMinor),
+    currency: refund.currency,
+    status: refund.status,
+    createdAt: refund.createdAt,
+    decidedAt: refund.decidedAt,
+  };
+}
+
+// bank.md lists no payment.canceled: the engine cancels, so it already knows.
+export type EventType =
+  | 'payment.succeeded'
+  | 'payment.failed'
+  | 'payout.succeeded'
+  | 'payout.failed'
+  | 'refund.succeeded'
+  | 'refund.failed';
+export const eventTypes: readonly EventType[] = [
+  'payment.succeeded',
+  'payment.failed',
+  'payout.succeeded',
+  'payout.failed',
+  'refund.succeeded',
+  'refund.failed',
+];
 
 /**
  * One copy of one webhook event on its way to the engine. A duplicated event has two deliveries with the same

@@ -46,7 +46,9 @@ export function paymentPage(payment: Payment): string {
     payment.status === 'pending'
       ? `<form method="post" action="/v1/payments/${id}/approve"><button class="approve" type="submit" name="decision" value="approve">Approve</button></form>
 <form method="post" action="/v1/payments/${id}/decline"><button class="decline" type="submit" name="decision" value="decline">Decline</button></form>`
-      : `<p>This payment has already <strong>${escapeHtml(payment.status)}</strong>.</p>`;
+      : payment.status === 'canceled'
+        ? '<p>This payment was <strong>canceled</strong> by the merchant; it can no longer be approved.</p>'
+        : `<p>This payment has already <strong>${escapeHtml(payment.status)}</strong>.</p>`;
   return layout(
     `${payment.bank} netbanking: pay ${merchantName}`,
     `<h1>${escapeHtml(payment.bank)} NetBanking</h1>
@@ -74,4 +76,17 @@ export function decisionPage(payment: Payment): string {
 
 export function messagePage(title: string, message: string): string {
   return layout(title, `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(message)}</p>`);
+}
+
+/**
+ * Where the browser goes back to after a decision: the merchant's returnUrl with `payment` and `status` appended, its
+ * own query and fragment kept as they are (not re-encoded), so the merchant's page learns which payment came back.
+ */
+export function returnUrlWithOutcome(returnUrl: string, payment: Payment): string {
+  const hashAt = returnUrl.indexOf('#');
+  const base = hashAt === -1 ? returnUrl : returnUrl.slice(0, hashAt);
+  const fragment = hashAt === -1 ? '' : returnUrl.slice(hashAt);
+  const separator = !base.includes('?') ? '?' : base.endsWith('?') || base.endsWith('&') ? '' : '&';
+  const outcome = `payment=${encodeURIComponent(payment.id)}&status=${encodeURIComponent(payment.status)}`;
+  return `${base}${separator}${outcome}${fragment}`;
 }

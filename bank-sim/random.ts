@@ -38,6 +38,6 @@ export class SeededRandom {
 }
 
 /** An opaque id such as `pay_3kTMd...`: 128 random bits, URL-safe. */
-export function newId(prefix: 'pay' | 'pout' | 'msg' | 'dlv'): string {
+export function newId(prefix: 'pay' | 'pout' | 'rfnd' | 'msg' | 'dlv'): string {
   return `${prefix}_${randomBytes(16).toString('base64url')}`;
 }

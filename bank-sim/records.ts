@@ -6,16 +6,20 @@ import {
   deliveryStates,
   eventTypes,
   knownBanks,
+  paymentStatuses,
   supportedCurrency,
   type Delivery,
   type DeliveryState,
   type Payment,
+  type PaymentStatus,
   type Payout,
+  type Refund,
 } from './model';
 
 export type JournalRecord =
   | { type: 'payment'; payment: Payment }
   | { type: 'payout'; payout: Payout }
+  | { type: 'refund'; refund: Refund }
   | { type: 'delivery'; delivery: Delivery }
   | {
       type: 'attempt';
@@ -28,6 +32,7 @@ export type JournalRecord =
     };
 
 const statusSchema = z.enum(['pending', 'succeeded', 'failed']);
+const paymentStatusSchema = z.enum(paymentStatuses as [PaymentStatus, ...PaymentStatus[]]);
 const amountSchema = z.string().regex(/^[0-9]{1,20}$/).transform((digits) => BigInt(digits));
 const bankSchema = z.enum(knownBanks);
 const deliveryStateSchema = z.enum(deliveryStates as [DeliveryState, ...DeliveryState[]]);
@@ -39,7 +44,7 @@ const paymentSchema = z.strictObject({
   currency: z.literal(supportedCurrency),
   bank: bankSchema,
   returnUrl: z.string().nullable(),
-  status: statusSchema,
+  status: paymentStatusSchema,
   createdAt: z.string(),
   decidedAt: z.string().nullable(),
   autoDecideAt: z.number().nullable(),
@@ -52,6 +57,18 @@ const payoutSchema = z.strictObject({
   currency: z.literal(supportedCurrency),
   bank: bankSchema,
   bankAccount: z.string(),
+  status: statusSchema,
+  createdAt: z.string(),
+  decidedAt: z.string().nullable(),
+  settleAt: z.number(),
+});
+
+const refundSchema = z.strictObject({
+  id: z.string(),
+  reference: z.string(),
+  paymentId: z.string(),
+  amount: amountSchema,
+  currency: z.literal(supportedCurrency),
   status: statusSchema,
   createdAt: z.string(),
   decidedAt: z.string().nullable(),
@@ -77,6 +94,7 @@ const deliverySchema = z.strictObject({
 const recordSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('payment'), payment: paymentSchema }),
   z.strictObject({ type: z.literal('payout'), payout: payoutSchema }),
+  z.strictObject({ type: z.literal('refund'), refund: refundSchema }),
   z.strictObject({ type: z.literal('delivery'), delivery: deliverySchema }),
   z.strictObject({
     type: z.literal('attempt'),
@@ -100,6 +118,10 @@ export function encodeRecord(record: JournalRecord): string {
       const { amountMinor, ...rest } = record.payout;
       return `${JSON.stringify({ type: 'payout', payout: { ...rest, amount: formatMoney(amountMinor) } })}\n`;
     }
+    case 'refund': {
+      const { amountMinor, ...rest } = record.refund;
+      return `${JSON.stringify({ type: 'refund', refund: { ...rest, amount: formatMoney(amountMinor) } })}\n`;
+    }
     case 'delivery':
     case 'attempt':
       return `${JSON.stringify(record)}\n`;
@@ -117,6 +139,10 @@ export function decodeRecord(line: string): JournalRecord {
     case 'payout': {
       const { amount, ...rest } = record.payout;
       return { type: 'payout', payout: { ...rest, amountMinor: amount } };
+    }
+    case 'refund': {
+      const { amount, ...rest } = record.refund;
+      return { type: 'refund', refund: { ...rest, amountMinor: amount } };
     }
     case 'delivery':
       return { type: 'delivery', delivery: record.delivery as Delivery };

@@ -1,11 +1,13 @@
-// The simulator's HTTP surface (Express 5): the Bank API, the netbanking page and its form posts, and the
-// simulator-only control endpoints. Handlers are thin: parse, call the bank, shape the answer.
+// The simulator's HTTP surface (Express 5): the Bank API (payments, payouts, refunds, the statement), the netbanking
+// page and its form posts, and the simulator-only control endpoints. Handlers are thin: parse, call the bank, shape
+// the answer.
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../common/log';
 import type { ControlPanel } from './app';
 import type { Bank } from './bank';
 import { controlUpdateSchema } from './control';
+import { createBankApiFaults, type BankApiFaults } from './faults';
 import type { Journal } from './journal';
 import {
   BankError,
@@ -13,13 +15,18 @@ import {
   deliveryView,
   parsePaymentRequest,
   parsePayoutRequest,
+  parseRefundRequest,
+  PaymentAlreadyDecidedError,
   paymentView,
   payoutView,
+  referenceLengthMax,
+  refundView,
   type Outcome,
   type Payment,
 } from './model';
-import { decisionPage, messagePage, pageContentSecurityPolicy, paymentPage } from './pages';
+import { decisionPage, messagePage, pageContentSecurityPolicy, paymentPage, returnUrlWithOutcome } from './pages';
 import type { SeededRandom } from './random';
+import { buildStatement, parseStatementQuery } from './statement';
 import type { BankStore } from './store';
 import type { WebhookDispatcher } from './webhooks';
 
@@ -39,33 +46,25 @@ export interface HttpDependencies {
   journal: Journal | null;
 }
 
-// Only the Bank API (what the engine calls) fails on purpose; approve/decline are a person's clicks.
-const bankApiPathPattern = /^\/v1\/(payments|payouts)(\/[^/]+)?\/?$/;
-
 export function createHttpApp(dependencies: HttpDependencies): Express {
   const { control, random } = dependencies;
-  const counters = { apiErrorsInjected: 0 };
+  // Only the Bank API (what the engine calls) fails on purpose; approve/decline are a person's clicks.
+  const faults = createBankApiFaults(() => control.settings, random);
   const app = express();
   app.disable('x-powered-by');
-  app.use((request, response, next) => {
-    if (bankApiPathPattern.test(request.path) && random.chance(control.settings.apiErrorRate)) {
-      counters.apiErrorsInjected += 1;
-      sendError(response, new BankError(503, 'BANK_UNAVAILABLE', 'the bank is unavailable (apiErrorRate); retry'));
-      return;
-    }
-    next();
-  });
+  app.use(faults.middleware);
   app.use(express.json({ limit: requestBodyBytesMax }));
   app.use(express.urlencoded({ extended: false, limit: requestBodyBytesMax, parameterLimit: formParametersMax }));
 
   addBankApiRoutes(app, dependencies);
+  addRefundRoutes(app, dependencies);
   addPageRoutes(app, dependencies);
-  addControlRoutes(app, dependencies, counters);
+  addControlRoutes(app, dependencies, faults.counters);
 
   app.use((_request, response) => {
     sendError(response, new BankError(404, 'NOT_FOUND', 'no such route'));
   });
-  app.use(errorHandler(dependencies.logger));
+  app.use(errorHandler(dependencies.logger, dependencies.publicUrl));
   return app;
 }
 
@@ -82,6 +81,10 @@ function addBankApiRoutes(app: Express, { bank, store, publicUrl }: HttpDependen
   app.get('/v1/payments/:id', (request, response) => {
     response.json(paymentView(findPayment(store, request.params.id), publicUrl));
   });
+  app.post('/v1/payments/:id/cancel', (request, response) => {
+    const payment = bank.cancelPayment(request.params.id);
+    response.json({ id: payment.id, status: payment.status });
+  });
   app.post('/v1/payouts', (request, response) => {
     const { payout, created } = bank.createPayout(parsePayoutRequest(jsonBody(request)));
     response.status(created ? 201 : 200).json(payoutView(payout));
@@ -95,6 +98,42 @@ function addBankApiRoutes(app: Express, { bank, store, publicUrl }: HttpDependen
     const payout = store.payouts.get(request.params.id);
     if (payout === undefined) throw new BankError(404, 'NOT_FOUND', 'no payout with this id');
     response.json(payoutView(payout));
+  });
+  app.get('/v1/statement', (request, response) => {
+    response.json(buildStatement(store, parseStatementQuery(request.query)));
+  });
+}
+
+const refundsQuerySchema = z
+  .object({
+    reference: z.string().min(1).max(referenceLengthMax).optional(),
+    payment: z.string().min(1).max(referenceLengthMax).optional(),
+  })
+  .refine((query) => (query.reference === undefined) !== (query.payment === undefined), {
+    message: 'give exactly one of ?reference=R and ?payment=ID',
+  });
+
+function addRefundRoutes(app: Express, { bank, store }: HttpDependencies): void {
+  app.post('/v1/refunds', (request, response) => {
+    const { refund, created } = bank.createRefund(parseRefundRequest(jsonBody(request)));
+    response.status(created ? 201 : 200).json(refundView(refund));
+  });
+  app.get('/v1/refunds', (request, response) => {
+    const parsed = refundsQuerySchema.safeParse(request.query);
+    if (!parsed.success) throw new BankError(400, 'BAD_REQUEST', describeIssues(parsed.error));
+    if (parsed.data.reference !== undefined) {
+      const refund = store.refundByReference(parsed.data.reference);
+      if (refund === undefined) throw new BankError(404, 'NOT_FOUND', 'no refund with this reference');
+      response.json(refundView(refund));
+      return;
+    }
+    const payment = findPayment(store, parsed.data.payment ?? '');
+    response.json({ refunds: store.refundsOfPayment(payment.id).map(refundView) });
+  });
+  app.get('/v1/refunds/:id', (request, response) => {
+    const refund = store.refunds.get(request.params.id);
+    if (refund === undefined) throw new BankError(404, 'NOT_FOUND', 'no refund with this id');
+    response.json(refundView(refund));
   });
 }
 
@@ -122,7 +161,7 @@ function addPageRoutes(app: Express, { bank, store, publicUrl }: HttpDependencie
       return;
     }
     if (payment.returnUrl !== null) {
-      response.redirect(303, payment.returnUrl);
+      response.redirect(303, returnUrlWithOutcome(payment.returnUrl, payment));
       return;
     }
     sendPage(response, 200, decisionPage(payment));
@@ -131,7 +170,7 @@ function addPageRoutes(app: Express, { bank, store, publicUrl }: HttpDependencie
   app.post('/v1/payments/:id/decline', decide('failed'));
 }
 
-function addControlRoutes(app: Express, dependencies: HttpDependencies, counters: { apiErrorsInjected: number }): void {
+function addControlRoutes(app: Express, dependencies: HttpDependencies, counters: BankApiFaults['counters']): void {
   const { control, store, dispatcher, journal } = dependencies;
   app.get('/v1/_control', (_request, response) => {
     response.json(control.settings);
@@ -151,6 +190,7 @@ function addControlRoutes(app: Express, dependencies: HttpDependencies, counters
     response.json({
       payments: { total: store.payments.size, ...store.paymentCounts },
       payouts: { total: store.payouts.size, ...store.payoutCounts },
+      refunds: { total: store.refunds.size, ...store.refundCounts },
       deliveries: {
         pending: store.pendingDeliveryIds.size,
         inFlight: dispatcher.inFlightCount,
@@ -158,6 +198,7 @@ function addControlRoutes(app: Express, dependencies: HttpDependencies, counters
         ...dispatcher.counters,
       },
       apiErrorsInjected: counters.apiErrorsInjected,
+      apiFaultsInjected: counters.apiFaultsInjected,
       journalBytes: journal?.sizeBytes ?? null,
     });
   });
@@ -214,7 +255,7 @@ function jsonBody(request: Request): unknown {
 
 function referenceQuery(request: Request): string {
   const reference = request.query.reference;
-  if (typeof reference !== 'string' || reference.length === 0 || reference.length > 255) {
+  if (typeof reference !== 'string' || reference.length === 0 || reference.length > referenceLengthMax) {
     throw new BankError(400, 'BAD_REQUEST', 'give exactly one reference, e.g. ?reference=R (1 to 255 characters)');
   }
   return reference;
@@ -222,6 +263,7 @@ function referenceQuery(request: Request): string {
 
 function pageTitleFor(error: BankError): string {
   if (error.code === 'NOT_FOUND') return 'Payment not found';
+  if (error instanceof PaymentAlreadyDecidedError && error.payment.status === 'canceled') return 'Payment canceled';
   if (error.code === 'ALREADY_DECIDED') return 'Payment already decided';
   return 'Request refused';
 }
@@ -231,13 +273,18 @@ function sendPage(response: Response, status: number, html: string): void {
 }
 
 function sendError(response: Response, error: BankError): void {
-  response.status(error.httpStatus).json({ error: { code: error.code, message: error.message } });
+  response.status(error.httpStatus).json(error.body());
 }
 
-function errorHandler(logger: Logger): ErrorRequestHandler {
+function errorHandler(logger: Logger, publicUrl: string): ErrorRequestHandler {
   return (error, request, response, next) => {
     if (response.headersSent) {
       next(error);
+      return;
+    }
+    if (error instanceof PaymentAlreadyDecidedError) {
+      // The loser of a race (approve against cancel) learns the outcome that stands.
+      response.status(error.httpStatus).json({ ...error.body(), payment: paymentView(error.payment, publicUrl) });
       return;
     }
     if (error instanceof BankError) {
