@@ -9,3 +9,6 @@ export const developmentWebhookSecret =
 
 /** Banks the simulator plays; the API accepts these codes for addMoney and withdraw by default. */
 export const developmentBanks = ['HDFC', 'ICICI', 'SBI', 'AXIS', 'KOTAK', 'PNB', 'BOB', 'YES'] as const;
+
+/** The password of the application's database role (zenpay_app) on a local system. */
+export const developmentAppDatabasePassword = 'zenpay-app-development';

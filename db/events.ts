@@ -63,10 +63,6 @@ export function parseAnnouncement(payload: string): Announced[] {
     });
 }
 
-export async function createEventStream(db: Queryable, userId: string): Promise<void> {
-  await db.query(`INSERT INTO event_streams (user_id) VALUES ($1)`, [userId]);
-}
-
 export interface EventPage {
   events: StoredEvent[];
   prunedThroughSeq: bigint;
@@ -114,17 +110,6 @@ export async function readEvents(
  * highest seq deleted, so a resume from before it is told to refetch instead of silently skipping.
  */
 export async function pruneEvents(db: Queryable, olderThan: Date, batchMax: number): Promise<number> {
-  const { rows } = await db.query<{ pruned: number }>(
-    `WITH doomed AS (
-       SELECT user_id, seq FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2),
-     deleted AS (
-       DELETE FROM events e USING doomed d WHERE e.user_id = d.user_id AND e.seq = d.seq RETURNING e.user_id, e.seq),
-     marked AS (
-       UPDATE event_streams s SET pruned_through_seq = GREATEST(s.pruned_through_seq, m.max_seq)
-       FROM (SELECT user_id, max(seq) AS max_seq FROM deleted GROUP BY user_id) m
-       WHERE s.user_id = m.user_id)
-     SELECT count(*)::int AS pruned FROM deleted`,
-    [olderThan, batchMax],
-  );
+  const { rows } = await db.query<{ pruned: number }>(`SELECT zp_prune_events($1, $2) AS pruned`, [olderThan, batchMax]);
   return rows[0]?.pruned ?? 0;
 }

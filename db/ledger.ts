@@ -51,16 +51,16 @@ export function ledgerTransferId(transactionId: string, leg: 'transfer' | 'credi
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-export async function createWalletAccount(db: Queryable, userId: string): Promise<bigint> {
-  const { rows } = await db.query<{ id: bigint }>(
-    `INSERT INTO ledger_accounts (kind, user_id, debits_must_not_exceed_credits)
-     VALUES ('wallet', $1, true) RETURNING id`,
-    [userId],
-  );
+/** Opens a new user's wallet account and event stream (zp_open_wallet: the app role cannot insert accounts). */
+export async function openWallet(db: Queryable, userId: string): Promise<bigint> {
+  const { rows } = await db.query<{ id: bigint }>(`SELECT zp_open_wallet($1) AS id`, [userId]);
   return rows[0]!.id;
 }
 
-/** Returns the id of a system account (e.g. a bank's clearing account), creating it on first use. */
+/**
+ * Returns the id of a system account (e.g. a bank's clearing account), creating it on first use.
+ * Needs the owner's rights: only test funding and tools call it; the engine's steps use zp_clearing_account.
+ */
 export async function systemAccountId(db: Queryable, kind: 'bank_clearing' | 'test_funding', name: string): Promise<bigint> {
   const code = `${kind}:${name}`;
   const { rows } = await db.query<{ id: bigint }>(

@@ -26,7 +26,7 @@ export interface TransactionRow {
   updatedAt: Date;
 }
 
-const columns = `id, seq, kind, status, user_id AS "userId", counterparty_user_id AS "counterpartyUserId",
+export const transactionColumns = `id, seq, kind, status, user_id AS "userId", counterparty_user_id AS "counterpartyUserId",
   amount, currency, note, idempotency_key AS "idempotencyKey", request_fingerprint AS "requestFingerprint",
   failure_code AS "failureCode", bank, bank_account AS "bankAccount", bank_payment_id AS "bankPaymentId",
   bank_redirect_url AS "bankRedirectUrl", bank_deadline_at AS "bankDeadlineAt",
@@ -51,7 +51,7 @@ export interface NewTransaction {
  */
 export async function submitTransaction(db: Queryable, input: NewTransaction): Promise<{ transaction: TransactionRow; created: boolean }> {
   const { rows } = await db.query<TransactionRow>(
-    `SELECT ${columns} FROM zp_submit_transaction($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    `SELECT ${transactionColumns} FROM zp_submit_transaction($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
       input.id,
       input.kind,
@@ -71,64 +71,14 @@ export async function submitTransaction(db: Queryable, input: NewTransaction): P
 }
 
 export async function findTransaction(db: Queryable, id: string): Promise<TransactionRow | null> {
-  const { rows } = await db.query<TransactionRow>(`SELECT ${columns} FROM transactions WHERE id = $1`, [id]);
+  const { rows } = await db.query<TransactionRow>(`SELECT ${transactionColumns} FROM transactions WHERE id = $1`, [id]);
   return rows[0] ?? null;
 }
 
 export async function findTransactions(db: Queryable, ids: readonly string[]): Promise<Map<string, TransactionRow>> {
   if (ids.length === 0) return new Map();
-  const { rows } = await db.query<TransactionRow>(`SELECT ${columns} FROM transactions WHERE id = ANY($1::uuid[])`, [[...new Set(ids)]]);
+  const { rows } = await db.query<TransactionRow>(`SELECT ${transactionColumns} FROM transactions WHERE id = ANY($1::uuid[])`, [[...new Set(ids)]]);
   return new Map(rows.map((row) => [row.id, row]));
-}
-
-/** Locks the transaction row: activities of one transaction then run one at a time, even when retried. */
-export async function lockTransaction(client: PoolClient, id: string): Promise<TransactionRow> {
-  const { rows } = await client.query<TransactionRow>(`SELECT ${columns} FROM transactions WHERE id = $1 FOR UPDATE`, [
-    id,
-  ]);
-  if (!rows[0]) throw new Error(`transaction ${id} does not exist`);
-  return rows[0];
-}
-
-export interface StatusChange {
-  status: TransactionStatus;
-  failureCode?: string | null;
-  bankPaymentId?: string;
-  bankRedirectUrl?: string | null;
-  bankDeadlineAt?: Date | null;
-}
-
-/**
- * Changes a locked transaction's status and appends its events for every party, and a wallet event
- * for each user in walletUsers (whose balance the same SQL transaction changed).
- */
-export async function changeTransactionStatus(
-  client: PoolClient,
-  transaction: TransactionRow,
-  change: StatusChange,
-  walletUsers: readonly string[] = [],
-): Promise<TransactionRow> {
-  const { rows } = await client.query<TransactionRow>(
-    `UPDATE transactions SET status = $2, failure_code = $3,
-       bank_payment_id = COALESCE($4, bank_payment_id),
-       bank_redirect_url = CASE WHEN $5::boolean THEN $6 ELSE bank_redirect_url END,
-       bank_deadline_at = CASE WHEN $7::boolean THEN $8::timestamptz ELSE bank_deadline_at END,
-       updated_at = clock_timestamp()
-     WHERE id = $1 RETURNING ${columns}`,
-    [
-      transaction.id,
-      change.status,
-      change.failureCode ?? null,
-      change.bankPaymentId ?? null,
-      change.bankRedirectUrl !== undefined,
-      change.bankRedirectUrl ?? null,
-      change.bankDeadlineAt !== undefined,
-      change.bankDeadlineAt ?? null,
-    ],
-  );
-  const updated = rows[0]!;
-  await appendEvents(client, updated.id, transactionParties(updated), walletUsers);
-  return updated;
 }
 
 export function transactionParties(transaction: TransactionRow): string[] {
@@ -148,17 +98,20 @@ export interface TransactionPageRequest {
   status: TransactionStatus | null;
 }
 
-/** The viewer's transactions, newest first, by keyset on seq; fetches one extra row to tell hasNextPage. */
+/**
+ * The viewer's transactions, newest first, by keyset on seq; fetches one extra row to tell hasNextPage.
+ * A recipient sees a TRANSFER only once money moved (COMPLETED), never the sender's other attempts.
+ */
 export async function listTransactionsForViewer(
   db: Queryable,
   request: TransactionPageRequest,
 ): Promise<{ transactions: TransactionRow[]; hasNextPage: boolean }> {
   const { rows } = await db.query<TransactionRow>(
-    `SELECT ${columns} FROM (
+    `SELECT ${transactionColumns} FROM (
        (SELECT * FROM transactions WHERE user_id = $1 AND ($2::bigint IS NULL OR seq < $2)
           AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR status = $4) ORDER BY seq DESC LIMIT $5)
        UNION ALL
-       (SELECT * FROM transactions WHERE counterparty_user_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+       (SELECT * FROM transactions WHERE counterparty_user_id = $1 AND status = 'COMPLETED' AND ($2::bigint IS NULL OR seq < $2)
           AND ($3::text IS NULL OR kind = $3) AND ($4::text IS NULL OR status = $4) ORDER BY seq DESC LIMIT $5)
      ) AS mine ORDER BY seq DESC LIMIT $5`,
     [
@@ -178,7 +131,7 @@ export async function listTransactionsForViewer(
  */
 export async function findStalePending(db: Queryable, olderThan: Date, limit: number): Promise<TransactionRow[]> {
   const { rows } = await db.query<TransactionRow>(
-    `SELECT ${columns} FROM transactions WHERE status = 'PENDING' AND created_at < $1
+    `SELECT ${transactionColumns} FROM transactions WHERE status = 'PENDING' AND created_at < $1
      ORDER BY created_at LIMIT $2`,
     [olderThan, limit],
   );
