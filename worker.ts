@@ -1,12 +1,12 @@
 // The Temporal worker process: runs ZenPAY's workflows and activities on one task queue, plus the
-// maintenance jobs (the sweeper of PENDING transactions without a workflow, the outbox's retention).
+// Temporal Schedules of its background jobs (the reconciler, the outbox's retention).
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { BankClient } from './activities/bank-client';
 import { loadConfigOrExit, workerConfigSchema, type WorkerConfig } from './common/config';
 import { announce, createLogger, type Logger } from './common/log';
-import { startMaintenance } from './activities/maintenance';
+import { ensureSchedules } from './activities/maintenance';
 import { createPool } from './db/pool';
 
 export async function runWorker(config: WorkerConfig, log: Logger): Promise<void> {
@@ -28,27 +28,30 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
       log,
       bank: new BankClient({ baseUrl: config.BANK_API_URL, timeoutMs: config.BANK_API_TIMEOUT_MS }),
       bankDecisionTimeoutMs: config.BANK_DECISION_TIMEOUT_MS,
+      bankUnavailableAfterMs: config.BANK_UNAVAILABLE_AFTER_MS,
+      reconciler: {
+        client,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        staleAfterMs: config.RECONCILE_STALE_AFTER_MS,
+        eventRetentionMs: config.EVENT_RETENTION_MS,
+      },
     }),
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentLocalActivityExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
   });
-  const maintenance = startMaintenance({
-    pool,
+  await ensureSchedules({
     client,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    log,
-    sweepStaleAfterMs: config.SWEEP_STALE_AFTER_MS,
-    sweepIntervalMs: config.SWEEP_INTERVAL_MS,
-    eventRetentionMs: config.EVENT_RETENTION_MS,
+    reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
     eventPruneIntervalMs: config.EVENT_PRUNE_INTERVAL_MS,
   });
+
   announce(log, { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
   try {
     // Resolves after SIGINT or SIGTERM (the Runtime's shutdown signals), once in-flight tasks finish.
     await worker.run();
   } finally {
-    await maintenance.stop();
     await connection.close();
     await clientConnection.close();
     await pool.end();

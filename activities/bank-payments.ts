@@ -1,32 +1,32 @@
-// Activities of on-ramps (addMoney) and off-ramps (withdraw). Bank calls and database transactions
-// are separate steps (never a network call inside a transaction); each step is idempotent: it finds
-// its own earlier effect by the transaction id and returns it.
-import { ApplicationFailure } from '@temporalio/common';
+// Activities of on-ramps (addMoney) and off-ramps (withdraw). Bank calls and ledger steps are separate
+// activities (never a network call inside a database transaction); every ledger step is one SQL
+// function call (db/payment-steps.ts), idempotent on the transaction id. The bank's status API is the
+// only proof of an outcome: these activities fetch it and check it is the transaction's own object.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { bankErrorTypes, type BankObjectKind } from '../common/bank';
 import { failureCodes } from '../common/errors';
 import { isFinalStatus, type PaymentOutcome, type PaymentWorkflowInput } from '../common/transactions';
-import { createTransfer, ledgerTransferId, systemAccountId } from '../db/ledger';
-import { withTransaction, type Pool, type PoolClient } from '../db/pool';
-import {
-  appendWalletEvents,
-  changeTransactionStatus,
-  findTransaction,
-  lockTransaction,
-  type TransactionRow,
-} from '../db/transactions';
-import { BankClient, bankRejectedType, type BankObjectStatus } from './bank-client';
-import { outcomeOf, walletAccountIds } from './transfer';
+import * as steps from '../db/payment-steps';
+import type { Pool } from '../db/pool';
+import { recordSecurityEvent, type SecurityEvent } from '../db/security-events';
+import { findTransaction, type TransactionRow } from '../db/transactions';
+import { BankClient, BankUnavailableError, type BankObjectStatus } from './bank-client';
+import { ledgerStep, outcomeOf } from './transfer';
 
 export interface BankActivityDependencies {
   pool: Pool;
   bank: BankClient;
   /** How long to wait for the bank's webhook before asking its status API. */
   decisionTimeoutMs: number;
+  /** A bank unreachable for longer than this (one activity's retries) ends a payment BANK_UNAVAILABLE. */
+  unavailableAfterMs: number;
 }
 
 /** What a workflow learns once the bank knows about the payment or payout. */
 export interface BankStarted {
-  /** Set when the transaction already ended (e.g. the bank rejected the request). */
+  /** Set when the transaction already ended (e.g. the bank refused the request). */
   outcome: PaymentOutcome | null;
+  userId: string;
   bank: string;
   bankObjectId: string;
   amount: string;
@@ -34,82 +34,59 @@ export interface BankStarted {
   deadlineAt: string;
 }
 
-export type BankDecision = Exclude<BankObjectStatus, 'pending'>;
+/** The bank's own word on a transaction's object, checked against the transaction. */
+export type BankView =
+  | { status: BankObjectStatus; bankObjectId: string; amount: string }
+  | { status: 'missing' | 'unavailable' }
+  | { status: 'mismatch'; bankObjectId: string; detail: string };
 
-function assertKind(transaction: TransactionRow, kind: TransactionRow['kind']): void {
-  if (transaction.kind !== kind) {
-    throw ApplicationFailure.nonRetryable(`transaction ${transaction.id} is a ${transaction.kind}, not ${kind}`, 'WRONG_KIND');
-  }
-}
+export type BankDecision = 'succeeded' | 'failed';
 
 async function loadTransaction(pool: Pool, id: string, kind: TransactionRow['kind']): Promise<TransactionRow> {
   const transaction = await findTransaction(pool, id);
   if (!transaction) throw ApplicationFailure.nonRetryable(`transaction ${id} does not exist`, 'MISSING_TRANSACTION');
-  assertKind(transaction, kind);
+  if (transaction.kind !== kind) throw ApplicationFailure.nonRetryable(`transaction ${id} is a ${transaction.kind}, not ${kind}`, 'WRONG_KIND');
   return transaction;
 }
 
-const isBankRejection = (error: unknown): boolean => error instanceof ApplicationFailure && error.type === bankRejectedType;
+/**
+ * Runs a bank call with heartbeats (a dead worker is noticed in seconds, not at the start-to-close
+ * bound) and the availability bound: a bank unreachable since this activity was first scheduled for
+ * longer than unavailableAfterMs turns into a non-retryable BANK_UNAVAILABLE failure.
+ */
+async function atBank<T>(deps: BankActivityDependencies, call: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const beat = setInterval(() => context.heartbeat(), 2_000);
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof BankUnavailableError && Date.now() - context.info.scheduledTimestampMs > deps.unavailableAfterMs) {
+      throw ApplicationFailure.create({ type: bankErrorTypes.unavailable, nonRetryable: true, message: error.message });
+    }
+    throw error;
+  } finally {
+    clearInterval(beat);
+  }
+}
 
-function started(transaction: TransactionRow, decisionTimeoutMs: number, outcome: PaymentOutcome | null): BankStarted {
+const failureType = (error: unknown): string | null => (error instanceof ApplicationFailure ? (error.type ?? null) : null);
+
+function started(transaction: TransactionRow, deps: BankActivityDependencies, outcome: PaymentOutcome | null): BankStarted {
   return {
     outcome,
+    userId: transaction.userId,
     bank: transaction.bank!,
     bankObjectId: transaction.bankPaymentId ?? '',
     amount: String(transaction.amount),
-    decisionTimeoutMs,
+    decisionTimeoutMs: deps.decisionTimeoutMs,
     deadlineAt: (transaction.bankDeadlineAt ?? new Date()).toISOString(),
   };
 }
 
-/** Marks the transaction AWAITING_BANK with the bank's id, page and deadline (once). */
-async function recordAwaitingBank(
-  deps: BankActivityDependencies,
-  transactionId: string,
-  bankObjectId: string,
-  redirectUrl: string | null,
-): Promise<TransactionRow> {
-  return withTransaction(deps.pool, async (client) => {
-    const transaction = await lockTransaction(client, transactionId);
-    if (transaction.status !== 'PENDING') return transaction;
-    return changeTransactionStatus(client, transaction, {
-      status: 'AWAITING_BANK',
-      bankPaymentId: bankObjectId,
-      bankRedirectUrl: redirectUrl,
-      bankDeadlineAt: new Date(Date.now() + deps.decisionTimeoutMs),
-    });
-  });
-}
-
-/** Ends a transaction without moving money (unless a hold must be voided first). */
-async function endWithoutMoving(
-  client: PoolClient,
-  transaction: TransactionRow,
-  status: 'FAILED' | 'EXPIRED',
-  failureCode: string,
-): Promise<PaymentOutcome> {
-  if (isFinalStatus(transaction.status)) return outcomeOf(transaction);
-  if (transaction.kind === 'OFF_RAMP') await voidHoldIfAny(client, transaction);
-  return outcomeOf(await changeTransactionStatus(client, transaction, { status, failureCode }));
-}
-
-async function voidHoldIfAny(client: PoolClient, transaction: TransactionRow): Promise<void> {
-  const result = await createTransfer(client, {
-    id: ledgerTransferId(transaction.id, 'void'),
-    kind: 'void_pending',
-    pendingId: ledgerTransferId(transaction.id, 'hold'),
-    transactionId: transaction.id,
-  });
-  if (result === 'created') await appendWalletEvents(client, [transaction.userId], transaction.id);
-  else if (result !== 'pending_not_found' && result !== 'exists') {
-    throw ApplicationFailure.nonRetryable(`cannot void hold of ${transaction.id}: ${result}`, 'LEDGER_BUG');
-  }
-}
-
 /**
  * The first bank step of an ON_RAMP or OFF_RAMP: create the payment or payout (idempotent on the
- * reference), then record AWAITING_BANK; a request the bank rejects ends the transaction FAILED
- * with BANK_REJECTED (voiding a hold first). A transaction past PENDING returns where it stands.
+ * reference), then record AWAITING_BANK. A bank that refuses for good ends it FAILED BANK_REJECTED, one
+ * down past the bound FAILED BANK_UNAVAILABLE (voiding a hold either way).
  */
 async function startAtBank(
   deps: BankActivityDependencies,
@@ -119,18 +96,39 @@ async function startAtBank(
 ): Promise<BankStarted> {
   const transaction = await loadTransaction(deps.pool, transactionId, kind);
   const finalOutcome = (row: TransactionRow) => (isFinalStatus(row.status) ? outcomeOf(row) : null);
-  if (transaction.status !== 'PENDING') return started(transaction, deps.decisionTimeoutMs, finalOutcome(transaction));
+  if (transaction.status !== 'PENDING') return started(transaction, deps, finalOutcome(transaction));
   try {
-    const { bankObjectId, redirectUrl } = await create(transaction);
-    const updated = await recordAwaitingBank(deps, transaction.id, bankObjectId, redirectUrl);
-    return started(updated, deps.decisionTimeoutMs, finalOutcome(updated));
+    const { bankObjectId, redirectUrl } = await atBank(deps, () => create(transaction));
+    const deadlineAt = new Date(Date.now() + deps.decisionTimeoutMs);
+    const updated = await ledgerStep(() => steps.recordAwaitingBank(deps.pool, { transactionId, kind, bankObjectId, redirectUrl, deadlineAt }));
+    return started(updated, deps, finalOutcome(updated));
   } catch (error) {
-    if (!isBankRejection(error)) throw error;
-    const outcome = await withTransaction(deps.pool, async (client) =>
-      endWithoutMoving(client, await lockTransaction(client, transactionId), 'FAILED', failureCodes.bankRejected),
-    );
-    return started(transaction, deps.decisionTimeoutMs, outcome);
+    const type = failureType(error);
+    if (type !== bankErrorTypes.rejected && type !== bankErrorTypes.unavailable) throw error;
+    const failureCode = type === bankErrorTypes.rejected ? failureCodes.bankRejected : failureCodes.bankUnavailable;
+    const outcome = await ledgerStep(() => steps.endTransaction(deps.pool, { transactionId, status: 'FAILED', failureCode }));
+    return started(transaction, deps, outcome);
   }
+}
+
+/** Asks the bank for the transaction's object and checks it is the one the transaction made. */
+async function viewAtBank(deps: BankActivityDependencies, transactionId: string, kind: 'payment' | 'payout'): Promise<BankView> {
+  const transaction = await loadTransaction(deps.pool, transactionId, kind === 'payment' ? 'ON_RAMP' : 'OFF_RAMP');
+  const lookUp = { id: transaction.bankPaymentId, reference: transaction.id };
+  let object;
+  try {
+    object = await atBank(deps, () => (kind === 'payment' ? deps.bank.findPayment(lookUp) : deps.bank.findPayout(lookUp)));
+  } catch (error) {
+    if (failureType(error) === bankErrorTypes.unavailable) return { status: 'unavailable' };
+    throw error;
+  }
+  if (!object) return { status: 'missing' };
+  const expected = { reference: transaction.id, amount: String(transaction.amount), currency: transaction.currency };
+  const differs = Object.entries(expected).find(([field, value]) => (object as unknown as Record<string, unknown>)[field] !== value);
+  if (differs || (transaction.bankPaymentId && object.id !== transaction.bankPaymentId)) {
+    return { status: 'mismatch', bankObjectId: object.id, detail: differs ? `${differs[0]} differs` : 'id differs' };
+  }
+  return { status: object.status, bankObjectId: object.id, amount: object.amount };
 }
 
 export function createBankActivities(deps: BankActivityDependencies) {
@@ -141,54 +139,6 @@ export function createBankActivities(deps: BankActivityDependencies) {
         const payment = await deps.bank.createPayment({ reference: transaction.id, amount: String(transaction.amount), bank: transaction.bank! });
         return { bankObjectId: payment.id, redirectUrl: payment.redirectUrl ?? null };
       }),
-
-    /** Credits an approved ON_RAMP: one transfer from the bank's clearing account to the wallet. */
-    async creditOnRamp({ transactionId }: PaymentWorkflowInput): Promise<PaymentOutcome> {
-      return withTransaction(deps.pool, async (client) => {
-        const transaction = await lockTransaction(client, transactionId);
-        assertKind(transaction, 'ON_RAMP');
-        if (isFinalStatus(transaction.status)) return outcomeOf(transaction);
-        const clearing = await systemAccountId(client, 'bank_clearing', transaction.bank!);
-        const [wallet] = await walletAccountIds(client, [transaction.userId]);
-        const result = await createTransfer(client, {
-          id: ledgerTransferId(transaction.id, 'credit'),
-          kind: 'posted',
-          debitAccountId: clearing,
-          creditAccountId: wallet,
-          amount: transaction.amount,
-          transactionId: transaction.id,
-        });
-        if (result !== 'created' && result !== 'exists') {
-          throw ApplicationFailure.nonRetryable(`cannot credit on-ramp ${transaction.id}: ${result}`, 'LEDGER_BUG');
-        }
-        return outcomeOf(await changeTransactionStatus(client, transaction, { status: 'COMPLETED' }, [transaction.userId]));
-      });
-    },
-
-    /** Holds an OFF_RAMP's amount (a pending transfer): available drops, held rises, or INSUFFICIENT_FUNDS. */
-    async holdWithdrawal({ transactionId }: PaymentWorkflowInput): Promise<PaymentOutcome | null> {
-      return withTransaction(deps.pool, async (client) => {
-        const transaction = await lockTransaction(client, transactionId);
-        assertKind(transaction, 'OFF_RAMP');
-        if (isFinalStatus(transaction.status)) return outcomeOf(transaction);
-        const [wallet] = await walletAccountIds(client, [transaction.userId]);
-        const clearing = await systemAccountId(client, 'bank_clearing', transaction.bank!);
-        const result = await createTransfer(client, {
-          id: ledgerTransferId(transaction.id, 'hold'),
-          kind: 'pending',
-          debitAccountId: wallet,
-          creditAccountId: clearing,
-          amount: transaction.amount,
-          transactionId: transaction.id,
-        });
-        if (result === 'exceeds_credits') {
-          return outcomeOf(await changeTransactionStatus(client, transaction, { status: 'FAILED', failureCode: failureCodes.insufficientFunds }));
-        }
-        if (result === 'created') await appendWalletEvents(client, [transaction.userId], transaction.id);
-        else if (result !== 'exists') throw ApplicationFailure.nonRetryable(`cannot hold ${transaction.id}: ${result}`, 'LEDGER_BUG');
-        return null;
-      });
-    },
 
     /** Creates the bank payout of a held OFF_RAMP and moves it to AWAITING_BANK. */
     startPayout: ({ transactionId }: PaymentWorkflowInput): Promise<BankStarted> =>
@@ -202,37 +152,119 @@ export function createBankActivities(deps: BankActivityDependencies) {
         return { bankObjectId: payout.id, redirectUrl: null };
       }),
 
-    /** Ends a held OFF_RAMP: the bank paid out (post the hold) or did not (void it: money back). */
-    async settleWithdrawal({ transactionId, decision }: PaymentWorkflowInput & { decision: BankDecision }): Promise<PaymentOutcome> {
-      return withTransaction(deps.pool, async (client) => {
-        const transaction = await lockTransaction(client, transactionId);
-        assertKind(transaction, 'OFF_RAMP');
-        if (isFinalStatus(transaction.status)) return outcomeOf(transaction);
-        if (decision === 'failed') return endWithoutMoving(client, transaction, 'FAILED', failureCodes.bankDeclined);
-        const result = await createTransfer(client, {
-          id: ledgerTransferId(transaction.id, 'post'),
-          kind: 'post_pending',
-          pendingId: ledgerTransferId(transaction.id, 'hold'),
-          transactionId: transaction.id,
-        });
-        if (result !== 'created' && result !== 'exists') {
-          throw ApplicationFailure.nonRetryable(`cannot post hold of ${transaction.id}: ${result}`, 'LEDGER_BUG');
-        }
-        return outcomeOf(await changeTransactionStatus(client, transaction, { status: 'COMPLETED' }, [transaction.userId]));
-      });
+    /** The bank's status API on the transaction's payment or payout: the only proof of an outcome. */
+    viewAtBank: ({ transactionId, kind }: PaymentWorkflowInput & { kind: 'payment' | 'payout' }): Promise<BankView> =>
+      viewAtBank(deps, transactionId, kind),
+
+    /** Cancels an on-ramp's pending payment at the bank; answers its status after (canceled, or the outcome that won). */
+    async cancelPayment({ transactionId }: PaymentWorkflowInput): Promise<BankObjectStatus | 'unavailable'> {
+      const transaction = await loadTransaction(deps.pool, transactionId, 'ON_RAMP');
+      if (!transaction.bankPaymentId) return 'canceled';
+      try {
+        return await atBank(deps, () => deps.bank.cancelPayment(transaction.bankPaymentId!));
+      } catch (error) {
+        if (failureType(error) === bankErrorTypes.unavailable) return 'unavailable';
+        // The bank does not know the payment: it took nothing, and nothing can be approved any more.
+        if (failureType(error) === bankErrorTypes.rejected) return 'canceled';
+        throw error;
+      }
     },
 
-    /** Ends a transaction with no money moved: FAILED (declined) or EXPIRED (the bank never decided). */
-    async endTransaction(input: PaymentWorkflowInput & { status: 'FAILED' | 'EXPIRED'; failureCode: string }): Promise<PaymentOutcome> {
-      return withTransaction(deps.pool, async (client) =>
-        endWithoutMoving(client, await lockTransaction(client, input.transactionId), input.status, input.failureCode),
-      );
+    /** Credits an on-ramp whose payment the bank confirmed. */
+    creditOnRamp: (request: { transactionId: string; bankObjectId: string; amount: string }): Promise<PaymentOutcome> =>
+      ledgerStep(() => steps.creditOnRamp(deps.pool, request)),
+
+    /** Holds an OFF_RAMP's amount; null when held, else the outcome (INSUFFICIENT_FUNDS or an earlier end). */
+    async holdWithdrawal({ transactionId }: PaymentWorkflowInput): Promise<PaymentOutcome | null> {
+      const outcome = await ledgerStep(() => steps.holdWithdrawal(deps.pool, transactionId));
+      return isFinalStatus(outcome.status) ? outcome : null;
     },
 
-    /** Asks the bank's status API (when no webhook came in time). */
-    async bankStatus({ kind, bankObjectId }: { kind: 'payment' | 'payout'; bankObjectId: string }): Promise<BankObjectStatus> {
-      const object = kind === 'payment' ? await deps.bank.getPayment(bankObjectId) : await deps.bank.getPayout(bankObjectId);
-      return object.status;
+    /** Posts or voids a withdrawal's hold on the bank's confirmed decision. */
+    settleWithdrawal: (request: { transactionId: string; bankObjectId: string; decision: BankDecision }): Promise<PaymentOutcome> =>
+      ledgerStep(() => steps.settleWithdrawal(deps.pool, request)),
+
+    /** Ends a transaction with no money moved (voiding any hold). */
+    endTransaction: (request: { transactionId: string; status: 'FAILED' | 'EXPIRED'; failureCode: string }): Promise<PaymentOutcome> =>
+      ledgerStep(() => steps.endTransaction(deps.pool, request)),
+
+    /** Claims the bank denied, malformed signals, things for an operator: the security event log. */
+    async recordSecurityEvents(events: SecurityEvent[]): Promise<void> {
+      for (const event of events) await recordSecurityEvent(deps.pool, event);
+    },
+
+    /** The user and state of a transaction, for decisions in reconciliation. */
+    async describeTransaction({ transactionId }: PaymentWorkflowInput): Promise<TransactionSummary | null> {
+      const transaction = await findTransaction(deps.pool, transactionId);
+      if (!transaction) return null;
+      const refund = (await steps.findRefunds(deps.pool, [transactionId])).get(transactionId) ?? null;
+      return {
+        transactionId,
+        kind: transaction.kind,
+        status: transaction.status,
+        userId: transaction.userId,
+        amount: String(transaction.amount),
+        bankObjectId: transaction.bankPaymentId,
+        refundStatus: refund?.status ?? null,
+      };
+    },
+
+    /** Refunds at the bank the payment of an on-ramp that ended without credit (reference: refund-<id>). */
+    async requestRefund(request: PaymentWorkflowInput & { bankObjectId: string; reason: string }): Promise<steps.RefundStatus | 'unavailable'> {
+      const { transactionId, bankObjectId, reason } = request;
+      const transaction = await loadTransaction(deps.pool, transactionId, 'ON_RAMP');
+      try {
+        const refund = await atBank(deps, () =>
+          deps.bank.createRefund({ payment: bankObjectId, amount: String(transaction.amount), reference: refundReference(transactionId) }),
+        );
+        return (await steps.recordRefund(deps.pool, {
+          transactionId,
+          bankPaymentId: bankObjectId,
+          bankRefundId: refund.id,
+          status: refundStatus(refund.status),
+          reason,
+        })).status;
+      } catch (error) {
+        if (failureType(error) === bankErrorTypes.unavailable) return 'unavailable';
+        throw error;
+      }
+    },
+
+    /** Asks the bank how a refund stands and records it (the refund webhook is only a prompt). */
+    async confirmRefund({ transactionId }: PaymentWorkflowInput): Promise<steps.RefundStatus | 'unavailable'> {
+      const transaction = await loadTransaction(deps.pool, transactionId, 'ON_RAMP');
+      try {
+        const refund = await atBank(deps, () => deps.bank.findRefund(refundReference(transactionId)));
+        if (!refund) return 'requested';
+        return (await steps.recordRefund(deps.pool, {
+          transactionId,
+          bankPaymentId: transaction.bankPaymentId!,
+          bankRefundId: refund.id,
+          status: refundStatus(refund.status),
+          reason: 'confirmed with the bank',
+        })).status;
+      } catch (error) {
+        if (failureType(error) === bankErrorTypes.unavailable) return 'unavailable';
+        throw error;
+      }
     },
   };
 }
+
+export interface TransactionSummary {
+  transactionId: string;
+  kind: TransactionRow['kind'];
+  status: TransactionRow['status'];
+  userId: string;
+  amount: string;
+  bankObjectId: string | null;
+  refundStatus: steps.RefundStatus | null;
+}
+
+export const refundReference = (transactionId: string): string => `refund-${transactionId}`;
+
+function refundStatus(status: BankObjectStatus): steps.RefundStatus {
+  return status === 'succeeded' || status === 'failed' ? status : 'pending';
+}
+
+export type { BankObjectKind };

@@ -4,6 +4,7 @@ import type { Pool } from '../db/pool';
 import type { PaymentWorkflowInput } from '../common/transactions';
 import { BankClient } from './bank-client';
 import { createBankActivities } from './bank-payments';
+import { createReconcilerActivities, type ReconcilerDependencies } from './reconciler';
 import { postTransfer } from './transfer';
 
 export interface ActivityDependencies {
@@ -12,12 +13,17 @@ export interface ActivityDependencies {
   bank: BankClient;
   /** How long a payment waits for the bank's webhook before asking the bank's status API. */
   bankDecisionTimeoutMs: number;
+  /** A bank unreachable this long ends a payment BANK_UNAVAILABLE. */
+  bankUnavailableAfterMs: number;
+  /** The reconciler's Temporal client, task queue and thresholds. */
+  reconciler: Omit<ReconcilerDependencies, 'pool'>;
 }
 
-export function createActivities({ pool, bank, bankDecisionTimeoutMs }: ActivityDependencies) {
+export function createActivities({ pool, bank, bankDecisionTimeoutMs, bankUnavailableAfterMs, reconciler }: ActivityDependencies) {
   return {
     postTransfer: (input: PaymentWorkflowInput) => postTransfer(pool, input),
-    ...createBankActivities({ pool, bank, decisionTimeoutMs: bankDecisionTimeoutMs }),
+    ...createBankActivities({ pool, bank, decisionTimeoutMs: bankDecisionTimeoutMs, unavailableAfterMs: bankUnavailableAfterMs }),
+    ...createReconcilerActivities({ pool, ...reconciler }),
   };
 }
 

@@ -24,12 +24,25 @@ export async function walletAccountIds(pool: Pick<Pool, 'query'>, userIds: reado
   });
 }
 
-/** SQLSTATEs zp_post_transfer raises for errors that no retry can fix. */
+/** SQLSTATEs the ledger step functions raise for errors that no retry can fix. */
 const bugsBySqlState: Record<string, string> = {
   P0002: 'MISSING_TRANSACTION', // no_data_found
   '42809': 'WRONG_KIND', // wrong_object_type
   XX000: 'LEDGER_BUG', // internal_error
+  '23514': 'LEDGER_BUG', // check_violation: a step asked of the wrong object or amount
+  '23001': 'LEDGER_BUG', // restrict_violation: e.g. leaving a final status
 };
+
+/** Runs a ledger step; a database error no retry can fix becomes a non-retryable failure of its own type. */
+export async function ledgerStep<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    const type = bugsBySqlState[(error as { code?: string }).code ?? ''];
+    if (type) throw ApplicationFailure.nonRetryable((error as Error).message, type);
+    throw error;
+  }
+}
 
 /**
  * Posts a TRANSFER: one call of zp_post_transfer, which locks the transaction, moves the money (or
@@ -38,15 +51,11 @@ const bugsBySqlState: Record<string, string> = {
  * transfer id derives from the transaction id, so money moves at most once.
  */
 export async function postTransfer(pool: Pool, input: PaymentWorkflowInput): Promise<PaymentOutcome> {
-  try {
+  return ledgerStep(async () => {
     const { rows } = await pool.query<{ outcome_status: PaymentOutcome['status']; outcome_failure_code: string | null }>(
       `SELECT outcome_status, outcome_failure_code FROM zp_post_transfer($1, $2)`,
       [input.transactionId, ledgerTransferId(input.transactionId, 'transfer')],
     );
     return { transactionId: input.transactionId, status: rows[0]!.outcome_status, failureCode: rows[0]!.outcome_failure_code };
-  } catch (error) {
-    const type = bugsBySqlState[(error as { code?: string }).code ?? ''];
-    if (type) throw ApplicationFailure.nonRetryable((error as Error).message, type);
-    throw error;
-  }
+  });
 }

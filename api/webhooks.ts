@@ -6,16 +6,23 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import express from 'express';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
+import type { BankOutcomeSignal } from '../common/bank';
+import { ensureReconciliation } from '../common/payment-workflows';
 import { workflowIdFor } from '../common/transactions';
+import { recordSecurityEvent } from '../db/security-events';
 import { findTransaction } from '../db/transactions';
-import { bankOutcomeSignal } from '../workflows/bank-outcome';
 import type { ApiDependencies } from './context';
 
 const webhookBodyBytesMax = 64 * 1024;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The longest webhook-id the receiver can record (bank_webhooks.webhook_id). */
+const webhookIdLengthMax = 255;
+/** Forged or stale webhooks recorded in the security log per API process per minute; the rest are only logged. */
+const forgeriesRecordedPerMinuteMax = 10;
+const refundReferencePrefix = 'refund-';
 
 const webhookBodySchema = z.object({
-  type: z.enum(['payment.succeeded', 'payment.failed', 'payout.succeeded', 'payout.failed']),
+  type: z.enum(['payment.succeeded', 'payment.failed', 'payout.succeeded', 'payout.failed', 'refund.succeeded', 'refund.failed']),
   timestamp: z.string().max(64),
   data: z.object({
     id: z.string().min(1).max(255),
@@ -23,11 +30,12 @@ const webhookBodySchema = z.object({
     amount: z.string().regex(/^[1-9][0-9]{0,14}$/),
     currency: z.literal('INR'),
     status: z.enum(['succeeded', 'failed']),
+    payment: z.string().min(1).max(255).optional(),
   }),
 });
 type WebhookBody = z.infer<typeof webhookBodySchema>;
 
-type Effect = 'signalled' | 'workflow_closed' | 'unknown_reference' | 'kind_mismatch';
+type Effect = 'signalled' | 'reconciling' | 'unknown_reference' | 'kind_mismatch';
 
 function reject(response: express.Response, status: number, code: string, message: string): void {
   response.status(status).json({ error: { code, message } });
@@ -35,6 +43,20 @@ function reject(response: express.Response, status: number, code: string, messag
 
 export function bankWebhookRouter(deps: ApiDependencies): express.Router {
   const verifiers = deps.config.BANK_WEBHOOK_SECRETS.map((secret) => new Webhook(secret));
+  const forgeries = { minute: 0, recorded: 0 };
+  const recordForgery = (request: express.Request, webhookId: string) => {
+    const minute = Math.floor(Date.now() / 60_000);
+    if (forgeries.minute !== minute) Object.assign(forgeries, { minute, recorded: 0 });
+    if (++forgeries.recorded > forgeriesRecordedPerMinuteMax) return;
+    recordSecurityEvent(deps.pool, {
+      kind: 'bank.webhook_rejected',
+      outcome: 'denied',
+      actor: 'bank-webhook',
+      clientAddress: request.ip ?? null,
+      subject: webhookId.slice(0, webhookIdLengthMax) || null,
+      details: { reason: 'missing, stale or invalid signature' },
+    }).catch((error: unknown) => deps.log.warn({ err: error }, 'could not record a rejected webhook'));
+  };
   const router = express.Router();
   router.post(
     '/webhooks/bank',
@@ -55,7 +77,13 @@ export function bankWebhookRouter(deps: ApiDependencies): express.Router {
           return false;
         }
       });
-      if (!verified) return reject(response, 401, 'INVALID_SIGNATURE', 'missing, stale or invalid webhook signature');
+      if (!verified) {
+        recordForgery(request, headers['webhook-id']);
+        return reject(response, 401, 'INVALID_SIGNATURE', 'missing, stale or invalid webhook signature');
+      }
+      if (headers['webhook-id'].length > webhookIdLengthMax) {
+        return reject(response, 400, 'WEBHOOK_ID_TOO_LONG', `webhook-id is longer than ${webhookIdLengthMax} characters`);
+      }
 
       let event: WebhookBody;
       try {
@@ -100,23 +128,37 @@ async function handle(deps: ApiDependencies, webhookId: string, event: WebhookBo
   return effect;
 }
 
+/**
+ * Hands the bank's word to the workflow that acts on it, as a prompt (the workflow asks the bank's
+ * status API before anything moves): the payment's own workflow while it runs, else a reconciliation
+ * (signal-with-start), which also takes every refund's word.
+ */
 async function deliver(deps: ApiDependencies, webhookId: string, event: WebhookBody): Promise<Effect> {
-  const transaction = uuidPattern.test(event.data.reference) ? await findTransaction(deps.pool, event.data.reference) : null;
+  const isRefund = event.type.startsWith('refund.');
+  const reference = isRefund && event.data.reference.startsWith(refundReferencePrefix) ? event.data.reference.slice(refundReferencePrefix.length) : event.data.reference;
+  const transaction = uuidPattern.test(reference) ? await findTransaction(deps.pool, reference) : null;
   if (!transaction) return 'unknown_reference';
-  const expectedKind = event.type.startsWith('payment.') ? 'ON_RAMP' : 'OFF_RAMP';
+  const expectedKind = event.type.startsWith('payout.') ? 'OFF_RAMP' : 'ON_RAMP';
   if (transaction.kind !== expectedKind) return 'kind_mismatch';
-  try {
-    await deps.temporal.workflow.getHandle(workflowIdFor(transaction.kind, transaction.id)).signal(bankOutcomeSignal, {
-      webhookId,
-      bankObjectId: event.data.id,
-      reference: event.data.reference,
-      amount: event.data.amount,
-      status: event.data.status,
-    });
-    return 'signalled';
-  } catch (error) {
-    // The workflow already finished: a late or repeated outcome changes nothing.
-    if (error instanceof WorkflowNotFoundError) return 'workflow_closed';
-    throw error;
+  const claim: BankOutcomeSignal = {
+    webhookId,
+    kind: isRefund ? 'refund' : event.type.startsWith('payment.') ? 'payment' : 'payout',
+    source: 'webhook',
+    bankObjectId: event.data.id,
+    reference: event.data.reference,
+    amount: event.data.amount,
+    status: event.data.status,
+  };
+  const target = { client: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE };
+  if (!isRefund) {
+    try {
+      await deps.temporal.workflow.getHandle(workflowIdFor(transaction.kind, transaction.id)).signal('bankOutcome', claim);
+      return 'signalled';
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    }
   }
+  // No live workflow for it (finished, terminated, or a refund): a reconciliation looks at the bank.
+  await ensureReconciliation(target, transaction, isRefund ? 'refund webhook' : 'webhook for a closed workflow', claim);
+  return 'reconciling';
 }

@@ -33,5 +33,9 @@ export const failureCodes = {
   bankDeclined: 'BANK_DECLINED',
   bankTimeout: 'BANK_TIMEOUT',
   bankRejected: 'BANK_REJECTED',
+  /** The bank stayed unreachable past BANK_UNAVAILABLE_AFTER_MS; any hold was released. */
+  bankUnavailable: 'BANK_UNAVAILABLE',
+  /** The payment's processing stopped before the bank knew of it; the reconciler ended it. */
+  notAtBank: 'NOT_AT_BANK',
 } as const;
 export type FailureCode = (typeof failureCodes)[keyof typeof failureCodes];

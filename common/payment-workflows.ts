@@ -2,7 +2,8 @@
 // the transaction id, a running one is reused and a finished one is never started again.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import { searchAttributes, workflowIdFor, workflowTypeByKind, type PaymentWorkflowInput } from './transactions';
+import type { BankOutcomeSignal } from './bank';
+import { reconcileWorkflowId, searchAttributes, workflowIdFor, workflowTypeByKind, type PaymentWorkflowInput } from './transactions';
 import type { TransactionRow } from '../db/transactions';
 
 export interface StartTarget {
@@ -34,6 +35,40 @@ export async function ensurePaymentWorkflow(target: StartTarget, transaction: Tr
     });
   } catch (error) {
     // Closed already: the transaction has its outcome, and a second run must never happen.
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+    throw error;
+  }
+}
+
+/**
+ * Makes sure the reconciliation of a transaction runs (see workflows/reconcile.ts): a running one is
+ * reused (and told of the claim), a finished one may run again, since a later bank word needs a new look.
+ */
+export async function ensureReconciliation(
+  target: StartTarget,
+  transaction: Pick<TransactionRow, 'id' | 'userId' | 'kind'>,
+  reason: string,
+  claim?: BankOutcomeSignal,
+): Promise<void> {
+  const options = {
+    workflowId: reconcileWorkflowId(transaction.id),
+    taskQueue: target.taskQueue,
+    args: [{ transactionId: transaction.id, reason }] as [{ transactionId: string; reason: string }],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    typedSearchAttributes: [
+      { key: searchAttributes.userId, value: transaction.userId },
+      { key: searchAttributes.transactionId, value: transaction.id },
+      { key: searchAttributes.kind, value: transaction.kind },
+    ],
+    staticSummary: `reconciliation of ${transaction.kind} ${transaction.id}: ${reason}`.slice(0, 200),
+  };
+  if (claim) {
+    await target.client.workflow.signalWithStart('reconcileWorkflow', { ...options, signal: 'bankOutcome', signalArgs: [claim] });
+    return;
+  }
+  try {
+    await target.client.workflow.start('reconcileWorkflow', { ...options, workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING });
+  } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) return;
     throw error;
   }

@@ -27,6 +27,9 @@ const workflowIdPrefixByKind: Record<TransactionKind, string> = {
 export const workflowIdFor = (kind: TransactionKind, transactionId: string): string =>
   `${workflowIdPrefixByKind[kind]}-${transactionId}`;
 
+/** The reconciliation of a transaction (its one bank object has the transaction id as reference). */
+export const reconcileWorkflowId = (transactionId: string): string => `reconcile-${transactionId}`;
+
 /**
  * Custom search attributes, registered on the Temporal server, so operators can find a user's or a
  * transaction's workflows (e.g. `ZenpayUserId = "..." AND ZenpayStatus = "AWAITING_BANK"`).

@@ -128,13 +128,16 @@ describe('on-ramp', () => {
     expect(await ledgerMovements(pending.id)).toHaveLength(1);
   });
 
-  test('the bank never decides | EXPIRED with BANK_TIMEOUT; a later approval changes nothing', async () => {
+  test('the bank never decides | the payment is canceled at the bank, EXPIRED with BANK_TIMEOUT; a later approval is refused by the bank', async () => {
     const user = await signUpUser(system.graphqlUrl);
     const pending = await addMoney(user, '9000');
     const done = await waitForStatus(user, pending.id, final);
     expect(done).toMatchObject({ status: 'EXPIRED', failureCode: 'BANK_TIMEOUT' });
-    await decideOnNetbankingPage(pending.bankRedirectUrl, 'approve');
-    await waitForWebhookEffect(pending.id, 'workflow_closed');
+    expect((await bankCall(bankUrl, 'GET', `/v1/payments?reference=${pending.id}`)).body.status).toBe('canceled');
+    // The page no longer offers Approve, and the API refuses it: the bank cannot take money any more.
+    await expect(decideOnNetbankingPage(pending.bankRedirectUrl, 'approve')).rejects.toThrow(/no approve form/);
+    const paymentPath = new URL(pending.bankRedirectUrl).pathname.replace('/pay/', '/v1/payments/');
+    expect((await bankCall(bankUrl, 'POST', `${paymentPath}/approve`)).status).toBe(409);
     expect((await graphql(system.graphqlUrl, transactionQuery, { id: pending.id }, user.token)).data.transaction.status).toBe('EXPIRED');
     expect(await walletOf(system.graphqlUrl, user.token)).toEqual({ available: 0n, held: 0n });
   });
@@ -260,11 +263,17 @@ describe('webhook receiver', () => {
     expect(rowCount).toBe(0);
   });
 
-  test('signed only with the rotated second secret | accepted, credited once; its replay has no effect', async () => {
+  test('signed only with the rotated second secret | accepted as the prompt, credited once the bank confirms; its replay has no effect', async () => {
+    // The simulator's own webhooks are dropped: the only word that reaches ZenPAY is ours.
+    await controlBank(bankUrl, { dropRate: 1 });
     const { user, pending, body } = await waitingOnRamp();
+    expect((await bankCall(bankUrl, 'POST', new URL(pending.bankRedirectUrl).pathname.replace('/pay/', '/v1/payments/') + '/approve')).status).toBe(200);
     const headers = signed(rotatedSecret, body);
+    const posted = Date.now();
     expect(await post(body, headers)).toBe(200);
     expect((await waitForStatus(user, pending.id, final)).status).toBe('COMPLETED');
+    // Well before the deadline's own look at the bank: the webhook prompted it.
+    expect(Date.now() - posted).toBeLessThan(decisionTimeoutMs);
     // A replay of the same webhook (same id, re-signed with a fresh timestamp) is a duplicate.
     expect(await post(body, signed(rotatedSecret, body, { id: headers['webhook-id'] }))).toBe(200);
     // A different webhook-id carrying a contradicting outcome changes nothing either.

@@ -2,3 +2,5 @@
 export { transferWorkflow } from './transfer';
 export { onRampWorkflow } from './on-ramp';
 export { offRampWorkflow } from './off-ramp';
+export { reconcileWorkflow } from './reconcile';
+export { eventRetentionWorkflow, reconcilerWorkflow } from './reconciler';

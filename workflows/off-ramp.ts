@@ -1,52 +1,69 @@
-// An off-ramp (withdraw): hold the amount at once, create the payout at the bank, wait for its outcome,
-// then post the hold (COMPLETED) or void it (FAILED: money back to available). A payout the bank has
-// not decided by the deadline may still be paid, so the hold stays and the bank is asked again
-// until it decides: every path ends with the hold posted or voided, never dangling and never guessed.
-import { ApplicationFailure, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+// An off-ramp (withdraw): hold the amount at once, create the payout at the bank, wait for its outcome
+// as the bank's status API states it (a webhook or signal only prompts the look), then post the hold
+// (COMPLETED) or void it (FAILED: money back to available). A payout the bank has not decided by the
+// deadline may still be paid, so the hold stays and the bank is asked again with backoff until it
+// decides; the polling continues as new every few polls, so its history stays short however long it takes.
+import { continueAsNew, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { searchAttributes, type PaymentOutcome, type PaymentWorkflowInput } from '../common/transactions';
-import { acceptBankOutcomes, progressQuery, waitForOutcome, type PaymentProgress } from './bank-outcome';
-import { finish } from './on-ramp';
-import { bankRetry, ledgerRetry } from './retry-policies';
+import { acceptBankClaims, progressQuery, type PaymentProgress } from './bank-outcome';
+import { bankActivities as bank, finish, isDecided, ledgerActivities as ledger, lookAtBank, waitForBankWord, type DecidedView } from './bank-wait';
 
-const ledger = proxyActivities<Activities>({ startToCloseTimeout: '15s', retry: ledgerRetry });
-const bank = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: bankRetry });
+export interface OffRampInput extends PaymentWorkflowInput {
+  /** Set when an overdue payout's polling continued as new. */
+  overdue?: { pollIntervalMs: number; polls: number };
+}
 
 const overduePollIntervalMsMin = 5_000;
 const overduePollIntervalMsMax = 60 * 60 * 1000;
-/** About a month of hourly polls; past that an operator must look (the workflow fails loudly). */
-const overduePollsMax = 1_000;
+const pollsPerRunMax = 5;
+/** About a day of polls: past this an operator is told (the hold stays: the bank may still pay). */
+const pollsBeforeFlag = 30;
 
-export async function offRampWorkflow(input: PaymentWorkflowInput): Promise<PaymentOutcome> {
+export async function offRampWorkflow(input: OffRampInput): Promise<PaymentOutcome> {
   const progress: PaymentProgress = { stage: 'holding the amount', bank: null, bankObjectId: null, reference: input.transactionId, deadlineAt: null, outcome: null };
   setHandler(progressQuery, () => progress);
-  let amount: string | null = null;
-  const readOutcome = acceptBankOutcomes({ reference: input.transactionId, amount: () => amount, bankObjectId: () => progress.bankObjectId });
+  let userId: string | null = null;
+  const inbox = acceptBankClaims(input.transactionId, () => userId);
 
   const refused = await ledger.holdWithdrawal(input);
   if (refused) return finish(progress, refused);
-
   progress.stage = 'creating payout at the bank';
   const payout = await bank.startPayout(input);
+  userId = payout.userId;
   if (payout.outcome) return finish(progress, payout.outcome);
-  amount = payout.amount;
   Object.assign(progress, { stage: 'waiting for the bank', bank: payout.bank, bankObjectId: payout.bankObjectId, deadlineAt: payout.deadlineAt });
   upsertSearchAttributes([{ key: searchAttributes.status, value: 'AWAITING_BANK' }]);
   setCurrentDetails(`Waiting for ${payout.bank} to settle payout ${payout.bankObjectId} (reference ${input.transactionId}) until ${payout.deadlineAt}`);
 
-  let decision = (await waitForOutcome(readOutcome, payout.decisionTimeoutMs)) ? readOutcome()!.status : undefined;
-  let pollIntervalMs = overduePollIntervalMsMin;
-  for (let poll = 0; !decision; poll++) {
-    if (poll >= overduePollsMax) {
-      throw ApplicationFailure.nonRetryable(`payout ${payout.bankObjectId} undecided after ${poll} polls; hold kept`, 'PAYOUT_UNDECIDED');
+  const expected = { transactionId: input.transactionId, userId: payout.userId, kind: 'payout' as const, bankObjectId: payout.bankObjectId, amount: payout.amount };
+  let decided: DecidedView | null = input.overdue ? null : await waitForBankWord(expected, inbox, Date.now() + payout.decisionTimeoutMs);
+  let pollIntervalMs = input.overdue?.pollIntervalMs ?? Math.min(overduePollIntervalMsMin, payout.decisionTimeoutMs);
+  let polls = input.overdue?.polls ?? 0;
+  for (let pollsThisRun = 0; decided === null; pollsThisRun++) {
+    if (pollsThisRun >= pollsPerRunMax) {
+      return continueAsNew<typeof offRampWorkflow>({ transactionId: input.transactionId, overdue: { pollIntervalMs, polls } });
     }
-    progress.stage = `overdue: asking the bank (poll ${poll + 1})`;
-    const status = await bank.bankStatus({ kind: 'payout', bankObjectId: payout.bankObjectId });
-    decision = readOutcome()?.status ?? (status === 'pending' ? undefined : status);
-    if (decision) break;
-    setCurrentDetails(`Overdue: ${payout.bank} has not settled payout ${payout.bankObjectId}; asking again in ${pollIntervalMs / 1000} s (hold kept)`);
-    if (await waitForOutcome(readOutcome, pollIntervalMs)) decision = readOutcome()!.status;
+    progress.stage = `overdue: asking the bank (poll ${polls + 1})`;
+    const view = await lookAtBank(expected, inbox.take());
+    polls++;
+    if (isDecided(view)) {
+      decided = view;
+      continue;
+    }
+    if (polls === pollsBeforeFlag) {
+      await bank.recordSecurityEvents([
+        { kind: 'payout.undecided', outcome: 'flagged', userId: payout.userId, actor: 'system', subject: input.transactionId, details: { polls, bankSays: view.status } },
+      ]);
+    }
+    setCurrentDetails(`Overdue: ${payout.bank} has not settled payout ${payout.bankObjectId} (${view.status}); asking again in ${pollIntervalMs / 1000} s (hold kept)`);
+    await inbox.waitForClaim(pollIntervalMs);
     pollIntervalMs = Math.min(pollIntervalMs * 2, overduePollIntervalMsMax);
   }
-  return finish(progress, await ledger.settleWithdrawal({ ...input, decision }));
+  return finish(progress, await settle(input.transactionId, decided));
+}
+
+/** The bank decided: post the hold when it paid out, void it otherwise (failed, or canceled by the bank). */
+function settle(transactionId: string, decided: DecidedView): Promise<PaymentOutcome> {
+  const decision = decided.status === 'succeeded' ? 'succeeded' : 'failed';
+  return ledger.settleWithdrawal({ transactionId, bankObjectId: decided.bankObjectId, decision });
 }

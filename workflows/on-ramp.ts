@@ -1,47 +1,40 @@
-// An on-ramp (addMoney): create the payment at the bank, wait for the user's approval (the bank's
-// webhook), credit the wallet once. No webhook in time: ask the bank before deciding, so a lost
-// webhook never loses money; a payment still pending then ends EXPIRED.
-import { proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+// An on-ramp (addMoney): create the payment at the bank, wait for the user's approval, credit the
+// wallet once the bank's status API confirms it. A webhook or signal only prompts that look. At the
+// deadline the payment is canceled at the bank first, so a late approval can no longer take money;
+// if the approval won the race, it is credited.
+import { setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { failureCodes } from '../common/errors';
 import { searchAttributes, type PaymentOutcome, type PaymentWorkflowInput } from '../common/transactions';
-import { acceptBankOutcomes, progressQuery, waitForOutcome, type PaymentProgress } from './bank-outcome';
-import { ledgerRetry, bankRetry } from './retry-policies';
-
-const ledger = proxyActivities<Activities>({ startToCloseTimeout: '15s', retry: ledgerRetry });
-const bank = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: bankRetry });
+import { acceptBankClaims, progressQuery, type PaymentProgress } from './bank-outcome';
+import { bankActivities as bank, finish, ledgerActivities as ledger, waitForBankWord } from './bank-wait';
 
 export async function onRampWorkflow(input: PaymentWorkflowInput): Promise<PaymentOutcome> {
   const progress: PaymentProgress = { stage: 'creating payment at the bank', bank: null, bankObjectId: null, reference: input.transactionId, deadlineAt: null, outcome: null };
   setHandler(progressQuery, () => progress);
-  let amount: string | null = null;
-  const readOutcome = acceptBankOutcomes({ reference: input.transactionId, amount: () => amount, bankObjectId: () => progress.bankObjectId });
+  let userId: string | null = null;
+  const inbox = acceptBankClaims(input.transactionId, () => userId);
 
   const payment = await bank.startOnRamp(input);
+  userId = payment.userId;
   if (payment.outcome) return finish(progress, payment.outcome);
-  amount = payment.amount;
   Object.assign(progress, { stage: 'waiting for the bank', bank: payment.bank, bankObjectId: payment.bankObjectId, deadlineAt: payment.deadlineAt });
   upsertSearchAttributes([{ key: searchAttributes.status, value: 'AWAITING_BANK' }]);
   setCurrentDetails(`Waiting for ${payment.bank} to approve payment ${payment.bankObjectId} (reference ${input.transactionId}) until ${payment.deadlineAt}`);
 
-  let decision = (await waitForOutcome(readOutcome, payment.decisionTimeoutMs)) ? readOutcome()!.status : undefined;
-  if (!decision) {
-    progress.stage = 'no webhook in time: asking the bank';
-    const status = await bank.bankStatus({ kind: 'payment', bankObjectId: payment.bankObjectId });
-    // A webhook may have come while we asked; the bank's first final word is the same either way.
-    decision = readOutcome()?.status ?? (status === 'pending' ? undefined : status);
+  const expected = { transactionId: input.transactionId, userId: payment.userId, kind: 'payment' as const, bankObjectId: payment.bankObjectId, amount: payment.amount };
+  const decided = await waitForBankWord(expected, inbox, Date.now() + payment.decisionTimeoutMs);
+  if (!decided) progress.stage = 'deadline passed: canceling the payment at the bank';
+  const status = decided?.status ?? (await bank.cancelPayment(input));
+  if (status === 'succeeded') {
+    return finish(progress, await ledger.creditOnRamp({ transactionId: input.transactionId, bankObjectId: payment.bankObjectId, amount: payment.amount }));
   }
-  if (decision === 'succeeded') return finish(progress, await ledger.creditOnRamp(input));
-  if (decision === 'failed') {
-    return finish(progress, await ledger.endTransaction({ ...input, status: 'FAILED', failureCode: failureCodes.bankDeclined }));
-  }
-  return finish(progress, await ledger.endTransaction({ ...input, status: 'EXPIRED', failureCode: failureCodes.bankTimeout }));
-}
-
-export function finish(progress: PaymentProgress, outcome: PaymentOutcome): PaymentOutcome {
-  progress.stage = 'finished';
-  progress.outcome = outcome.status;
-  upsertSearchAttributes([{ key: searchAttributes.status, value: outcome.status }]);
-  setCurrentDetails(`${outcome.status}${outcome.failureCode ? ` (${outcome.failureCode})` : ''}`);
-  return outcome;
+  const end = {
+    failed: { status: 'FAILED', failureCode: failureCodes.bankDeclined },
+    canceled: { status: 'EXPIRED', failureCode: failureCodes.bankTimeout },
+    // The bank could not be reached to cancel: nothing is credited now; should the payment succeed
+    // later, the reconciler refunds it.
+    unavailable: { status: 'FAILED', failureCode: failureCodes.bankUnavailable },
+    pending: { status: 'FAILED', failureCode: failureCodes.bankUnavailable },
+  } as const;
+  return finish(progress, await ledger.endTransaction({ transactionId: input.transactionId, ...end[status] }));
 }

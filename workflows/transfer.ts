@@ -7,6 +7,7 @@ import type { PaymentOutcome, PaymentWorkflowInput } from '../common/transaction
 import { ledgerRetry } from './retry-policies';
 
 const { postTransfer } = proxyLocalActivities<Activities>({ startToCloseTimeout: '15s', retry: ledgerRetry });
+export const postTransferActivity = postTransfer;
 
 export async function transferWorkflow(input: PaymentWorkflowInput): Promise<PaymentOutcome> {
   return postTransfer(input);
