@@ -1,7 +1,8 @@
 // Typed configuration for every process, read from the environment and checked at start-up with zod.
 // Every setting has a default for a local system; a bad value stops the process with a clear message.
 import { z } from 'zod';
-import { developmentBanks, developmentWebhookSecret } from './development';
+import { bankApiTimeoutMsMax } from './bank';
+import { developmentAppDatabasePassword, developmentBanks, developmentWebhookSecret } from './development';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
@@ -24,6 +25,75 @@ const shared = {
   TEMPORAL_NAMESPACE: z.string().min(1).default(defaults.temporalNamespace),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(defaults.taskQueue),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+};
+
+/** Database passwords written in this repository (development and tests): never in production. */
+const developmentDatabasePasswords = new Set(['', 'zenpay', 'postgres', developmentAppDatabasePassword]);
+
+/**
+ * A production process refuses to start on anything public in this repository or meant for
+ * development only: a database URL with a known password or the superuser, the development webhook
+ * secret, introspection. Each refusal names the variable and says what to do.
+ */
+function refuseDevelopmentValues(
+  config: { NODE_ENV: string; DATABASE_URL?: string; BANK_WEBHOOK_SECRETS?: string[]; GRAPHQL_INTROSPECTION?: string },
+  context: z.RefinementCtx,
+): void {
+  if (config.NODE_ENV !== 'production') return;
+  const refuse = (variable: string, message: string) => context.addIssue({ code: 'custom', path: [variable], message });
+  if (config.DATABASE_URL !== undefined) {
+    const url = new URL(config.DATABASE_URL);
+    if (developmentDatabasePasswords.has(decodeURIComponent(url.password)) || url.username === 'postgres') {
+      refuse('DATABASE_URL', 'must name the application role (zenpay_app) with a password of its own when NODE_ENV=production');
+    }
+  }
+  if (config.BANK_WEBHOOK_SECRETS?.includes(developmentWebhookSecret)) {
+    refuse('BANK_WEBHOOK_SECRETS', 'must be set to the bank\'s own secrets (not the public development secret) when NODE_ENV=production');
+  }
+  if (config.GRAPHQL_INTROSPECTION === 'true') refuse('GRAPHQL_INTROSPECTION', 'must not be true when NODE_ENV=production');
+}
+
+/** A rate limit written "points/seconds": at most that many in that many seconds. */
+const rateLimit = z
+  .string()
+  .regex(/^[1-9][0-9]{0,8}\/[1-9][0-9]{0,7}$/, 'must be "points/seconds", e.g. 10/3600')
+  .transform((value) => {
+    const [points, durationSeconds] = value.split('/').map(Number) as [number, number];
+    return { points, durationSeconds };
+  });
+export type RateLimitSetting = z.output<typeof rateLimit>;
+
+/** Development only: in production PHONE_CODE_SECRET must be set to a key of one's own. */
+export const developmentPhoneCodeSecret = 'zenpay-development-phone-code-key-do-not-use-in-production';
+
+/** Phone verification, rate limits, sessions and WebSocket limits (README, "Identity and access"). */
+const identityConfig = {
+  /** The SMS provider's API (the SMS simulator's, sms-sim/). */
+  SMS_API_URL: z.string().url().default('http://127.0.0.1:4300'),
+  SMS_API_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** The key of the HMAC under which one-time codes are stored. */
+  PHONE_CODE_SECRET: z.string().min(32).default(developmentPhoneCodeSecret),
+  PHONE_CODE_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
+  PHONE_CODE_ATTEMPTS_MAX: z.coerce.number().int().min(1).max(20).default(5),
+  /** How many proxies in front of the API append to X-Forwarded-For (0: the TCP peer is the client). */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(5).default(0),
+  RATE_LIMIT_SIGN_IN_FAILURES_PER_PHONE_ADDRESS: rateLimit.prefault('5/900'),
+  RATE_LIMIT_SIGN_IN_FAILURES_PER_PHONE: rateLimit.prefault('20/3600'),
+  RATE_LIMIT_SIGN_IN_FAILURES_PER_ADDRESS: rateLimit.prefault('100/3600'),
+  /** The first lock-out after too many failures; each further one within a day doubles, up to the maximum. */
+  SIGN_IN_BACKOFF_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  SIGN_IN_BACKOFF_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  RATE_LIMIT_CODES_PER_PHONE: rateLimit.prefault('3/900'),
+  RATE_LIMIT_CODES_PER_ADDRESS: rateLimit.prefault('20/3600'),
+  RATE_LIMIT_SIGN_UPS_PER_PHONE: rateLimit.prefault('10/3600'),
+  RATE_LIMIT_SIGN_UPS_PER_ADDRESS: rateLimit.prefault('10/3600'),
+  RATE_LIMIT_MUTATIONS_PER_USER: rateLimit.prefault('120/60'),
+  RATE_LIMIT_PAYEE_LOOKUPS_PER_USER: rateLimit.prefault('30/3600'),
+  /** Every open session-bound WebSocket has its session checked again at least this often. */
+  SESSION_RECHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(60_000),
+  WS_SOCKETS_PER_USER_MAX: z.coerce.number().int().min(1).max(1000).default(10),
+  WS_SUBSCRIPTIONS_PER_SOCKET_MAX: z.coerce.number().int().min(1).max(1000).default(20),
 };
 
 export const apiConfigSchema = z.object({
@@ -34,7 +104,8 @@ export const apiConfigSchema = z.object({
   /** How long a mutation waits for its workflow to finish before answering PENDING. */
   MUTATION_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(5_000),
   GRAPHQL_ALLOWED_ORIGINS: commaList.default([]),
-  GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+  /** Unset: on in development, off in production (where true is refused). */
+  GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
   /** Every secret that may sign a bank webhook (several during a rotation). */
   BANK_WEBHOOK_SECRETS: commaList
     .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'must be whsec_ followed by base64')).min(1))
@@ -43,25 +114,38 @@ export const apiConfigSchema = z.object({
   TRANSFER_EXECUTION: z.enum(['workflow', 'inline']).default('workflow'),
   /** Bank codes accepted by addMoney and withdraw. */
   SUPPORTED_BANKS: commaList.pipe(z.array(z.string().regex(/^[A-Z]{2,16}$/)).min(1)).default([...developmentBanks]),
-});
+  ...identityConfig,
+}).superRefine((config, context) => {
+  refuseDevelopmentValues(config, context);
+  // A production API must not run on the development key that everyone can read in this repository.
+  if (config.NODE_ENV === 'production' && config.PHONE_CODE_SECRET === developmentPhoneCodeSecret) {
+    context.addIssue({ code: 'custom', path: ['PHONE_CODE_SECRET'], message: 'must be set (not the development key) when NODE_ENV=production' });
+  }
+}).transform((config) => ({
+  ...config,
+  GRAPHQL_INTROSPECTION: config.GRAPHQL_INTROSPECTION === undefined ? config.NODE_ENV !== 'production' : config.GRAPHQL_INTROSPECTION === 'true',
+}));
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
 export const workerConfigSchema = z.object({
   ...shared,
   BANK_API_URL: z.string().url().default(defaults.bankApiUrl),
-  BANK_API_TIMEOUT_MS: positiveMs.max(60_000).default(5_000),
+  BANK_API_TIMEOUT_MS: positiveMs.max(bankApiTimeoutMsMax).default(5_000),
+  /** A bank unreachable (or answering 408/429/5xx) this long ends a payment FAILED with BANK_UNAVAILABLE. */
+  BANK_UNAVAILABLE_AFTER_MS: positiveMs.default(10 * 60 * 1000),
+  /** How often the reconciler (a Temporal Schedule) looks for payments left unfinished; 0 turns it off. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+  /** A transaction not final this long after its last change, whose workflow is closed or missing, is reconciled. */
+  RECONCILE_STALE_AFTER_MS: positiveMs.default(30_000),
   /** How long an on-ramp or payout waits for the bank's webhook before asking the bank's status API. */
   BANK_DECISION_TIMEOUT_MS: positiveMs.default(15 * 60 * 1000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(1000).default(100),
-  /** Transactions still PENDING after this long without a workflow are (re)started by the sweeper. */
-  SWEEP_STALE_AFTER_MS: positiveMs.default(30_000),
-  SWEEP_INTERVAL_MS: positiveMs.default(15_000),
   /** Outbox events older than this are pruned; a subscriber resuming from before them must refetch. */
   EVENT_RETENTION_MS: positiveMs.default(7 * 24 * 3600 * 1000),
   EVENT_PRUNE_INTERVAL_MS: positiveMs.default(3600 * 1000),
   TEMPORAL_SDK_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
-});
+}).superRefine(refuseDevelopmentValues);
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
 export class ConfigError extends Error {

@@ -10,8 +10,21 @@ import { searchAttributes } from '../common/transactions';
 
 const root = path.join(__dirname, '..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true });
+/** What an operator sets before `docker compose up` (compose refuses to start without each). */
+const operatorSettings: Record<string, string> = {
+  POSTGRES_PASSWORD: 'compose-test-owner-password',
+  ZENPAY_APP_DATABASE_PASSWORD: 'compose-test-app-password',
+  PHONE_CODE_SECRET: 'compose-test-phone-code-key-of-32-characters-or-more',
+  BANK_WEBHOOK_SECRETS: 'whsec_' + Buffer.from('compose-test-bank-webhook-secret-0123456789').toString('base64'),
+};
+const substitute = (value: string): string =>
+  value.replace(/\$\{([A-Z_]+)(:-|:\?)([^}]*)\}/g, (_, name: string, kind: string, fallback: string) => {
+    if (kind === ':-') return fallback;
+    if (!(name in operatorSettings)) throw new Error(`compose requires ${name}, which the test does not set`);
+    return operatorSettings[name]!;
+  });
 const environment = (service: string): Record<string, string> =>
-  Object.fromEntries(Object.entries(compose.services[service].environment).map(([key, value]) => [key, String(value).replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1')]));
+  Object.fromEntries(Object.entries(compose.services[service].environment).map(([key, value]) => [key, substitute(String(value))]));
 
 test('compose | every role of the system | is a service', () => {
   expect(Object.keys(compose.services)).toEqual(
@@ -24,12 +37,37 @@ test('compose | every role of the system | is a service', () => {
 test('compose | api and worker settings | are all known to the config schema and valid', () => {
   for (const [service, schema] of [['api', apiConfigSchema], ['worker', workerConfigSchema]] as const) {
     const env = environment(service);
-    const known = Object.keys(schema.shape);
+    const known = Object.keys('shape' in schema ? schema.shape : schema.in.shape);
     for (const key of Object.keys(env)) expect([service, key, known.includes(key)]).toEqual([service, key, true]);
-    expect(schema.safeParse(env).success).toBe(true);
+    // The image sets NODE_ENV=production, so every production refusal applies.
+    const parsed = schema.safeParse({ ...env, NODE_ENV: 'production' });
+    expect([service, parsed.error?.issues ?? []]).toEqual([service, []]);
   }
-  expect(environment('api').BANK_WEBHOOK_SECRETS).toBe(developmentWebhookSecret);
-  expect(environment('bank-sim').BANK_SIM_WEBHOOK_SECRETS).toBe(developmentWebhookSecret);
+  expect(environment('api').BANK_WEBHOOK_SECRETS).toBe(environment('bank-sim').BANK_SIM_WEBHOOK_SECRETS);
+});
+
+test('compose | secrets and passwords | must be set by the operator: no development value, no default', () => {
+  const text = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
+  expect(text).not.toContain(developmentWebhookSecret);
+  for (const name of Object.keys(operatorSettings)) expect(text).toContain(`\${${name}:?`);
+  expect(text).not.toMatch(/PASSWORD: [a-z]/i);
+});
+
+test('config | NODE_ENV=production | refuses the development webhook secret, known database passwords and introspection', () => {
+  const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://zenpay_app:a-real-password@db:5432/zenpay' };
+  const refused = (schema: typeof apiConfigSchema | typeof workerConfigSchema, env: Record<string, string>) =>
+    (schema.safeParse(env).error?.issues ?? []).map((issue) => issue.path.join('.')).sort();
+  const apiProduction = { ...production, BANK_WEBHOOK_SECRETS: operatorSettings.BANK_WEBHOOK_SECRETS!, PHONE_CODE_SECRET: 'a-production-phone-code-key-of-32-characters-or-more' };
+  expect(refused(apiConfigSchema, apiProduction)).toEqual([]);
+  expect(refused(apiConfigSchema, { ...apiProduction, BANK_WEBHOOK_SECRETS: developmentWebhookSecret })).toEqual(['BANK_WEBHOOK_SECRETS']);
+  expect(refused(apiConfigSchema, { NODE_ENV: 'production', PHONE_CODE_SECRET: apiProduction.PHONE_CODE_SECRET })).toEqual(['BANK_WEBHOOK_SECRETS', 'DATABASE_URL']);
+  expect(refused(apiConfigSchema, { ...apiProduction, GRAPHQL_INTROSPECTION: 'true' })).toEqual(['GRAPHQL_INTROSPECTION']);
+  expect(apiConfigSchema.parse(apiProduction).GRAPHQL_INTROSPECTION).toBe(false);
+  expect(apiConfigSchema.parse({}).GRAPHQL_INTROSPECTION).toBe(true);
+  expect(refused(workerConfigSchema, production)).toEqual([]);
+  for (const url of ['postgres://postgres:secret@db/zenpay', 'postgres://zenpay_app:zenpay@db/zenpay', 'postgres://zenpay_app:zenpay-app-development@db/zenpay']) {
+    expect(refused(workerConfigSchema, { ...production, DATABASE_URL: url })).toEqual(['DATABASE_URL']);
+  }
 });
 
 test('compose | commands | name entry points that the build produces', () => {

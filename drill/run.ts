@@ -1,6 +1,7 @@
 // The failure drill: a whole system, a mixed workload from clients that keep their own records, a
 // misbehaving bank, and process faults on a seeded schedule; then, once quiet, the invariants.
 import { createPool } from '../db/pool';
+import { generousRateLimits } from '../system/generous-limits';
 import { startLocalStack, type Stack } from '../system/stack';
 import { superviseRestarts } from '../system/supervise';
 import { signUpUser, type TestUser } from '../test/client';
@@ -40,11 +41,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     prefix: 'zenpay-drill',
     temporalPersistent: true,
     serviceEnv: {
+      ...generousRateLimits,
       LOG_LEVEL: 'warn',
       BANK_DECISION_TIMEOUT_MS: '5000',
       BANK_SIM_RETRY_SCHEDULE_MS: '0,250,1000,2000,4000,8000,15000,30000',
-      SWEEP_INTERVAL_MS: '2000',
-      SWEEP_STALE_AFTER_MS: '5000',
+      RECONCILE_INTERVAL_MS: '2000',
+      RECONCILE_STALE_AFTER_MS: '5000',
       MUTATION_WAIT_MS: '2000',
     },
     progress: (message) => options.log(`drill: ${message}`),
@@ -65,7 +67,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
 
 async function drive(stack: Stack, pool: ReturnType<typeof createPool>, options: DrillOptions): Promise<DrillReport> {
   const users: TestUser[] = [];
-  for (let index = 0; index < options.users; index++) users.push(await signUpUser(stack.urls.graphql, `Drill ${index}`));
+  for (let index = 0; index < options.users; index++) users.push(await signUpUser(stack.urls.graphql, `Drill ${index}`, stack.urls.smsSim));
   const phoneToUserId = new Map(users.map((user) => [user.phone, user.id]));
   const clients = users.map((user) => new DrillClient(user, stack.urls.graphql, phoneToUserId));
   for (const client of clients) client.follow();

@@ -1,9 +1,10 @@
-// Brings up a whole ZenPAY system (PostgreSQL, Temporal, bank simulator, worker, API) as separate
+// Brings up a whole ZenPAY system (PostgreSQL, Temporal, bank and SMS simulators, worker, API) as separate
 // processes, in dependency order, and takes it down again. Used by `npm start`, tests, bench and drill.
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { migrateDatabase } from '../db/migrate';
+import { developmentAppDatabasePassword } from '../common/development';
+import { enableAppLogin, migrateDatabase } from '../db/migrate';
 import { freePort } from './ports';
 import { startEmbeddedPostgres, type RunningPostgres } from './postgres';
 import { ManagedProcess, nodeEntry } from './process';
@@ -14,6 +15,7 @@ export interface StackOptions {
   host: string;
   apiPort: number;
   bankSimPort: number;
+  smsSimPort: number;
   temporalPort: number;
   /** null: no Web UI. */
   temporalUiPort: number | null;
@@ -33,10 +35,11 @@ export interface StackOptions {
 export interface Stack {
   databaseUrl: string;
   temporalAddress: string;
-  urls: { graphql: string; webhooks: string; health: string; bankSim: string; temporalUi: string | null };
+  urls: { graphql: string; webhooks: string; health: string; bankSim: string; smsSim: string; temporalUi: string | null };
   postgres: RunningPostgres | null;
   temporal: ManagedProcess | null;
   bankSim: ManagedProcess;
+  smsSim: ManagedProcess;
   worker: ManagedProcess;
   api: ManagedProcess;
   stop(): Promise<void>;
@@ -64,12 +67,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         port: options.postgresPort,
         password: embeddedPostgresPassword,
         database: 'zenpay',
+        logFile: path.join(logDir, 'postgres.log'),
+        progress,
       });
       started.push({ name: 'PostgreSQL', stop: postgres.stop });
       databaseUrl = postgres.url;
     }
     progress('applying database migrations');
     await migrateDatabase(databaseUrl);
+    // The services connect as the application role, which cannot write money except through zp_* functions.
+    const appDatabaseUrl = await enableAppLogin(databaseUrl, developmentAppDatabasePassword);
 
     let temporal: ManagedProcess | null = null;
     let temporalAddress = options.temporalAddress;
@@ -93,9 +100,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const apiUrl = `http://${options.host}:${options.apiPort}`;
     const bankSimUrl = `http://${options.host}:${options.bankSimPort}`;
+    const smsSimUrl = `http://${options.host}:${options.smsSimPort}`;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: appDatabaseUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       API_HOST: options.host,
       API_PORT: String(options.apiPort),
@@ -104,6 +112,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       BANK_SIM_PORT: String(options.bankSimPort),
       BANK_SIM_WEBHOOK_URL: `${apiUrl}/webhooks/bank`,
       BANK_SIM_STATE_FILE: path.join(options.dataDir, 'bank-sim.jsonl'),
+      SMS_API_URL: smsSimUrl,
+      SMS_SIM_HOST: options.host,
+      SMS_SIM_PORT: String(options.smsSimPort),
+      SMS_SIM_STATE_FILE: path.join(options.dataDir, 'sms-sim.jsonl'),
       ...options.serviceEnv,
     };
     const service = (name: string, entry: string, readyLine: RegExp) =>
@@ -117,10 +129,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         readyLine,
       });
     const bankSim = service('bank-sim', 'bank-sim/main.ts', /bank simulator listening/);
+    const smsSim = service('sms-sim', 'sms-sim/main.ts', /sms simulator listening/);
     const worker = service('worker', 'worker.ts', /worker running/);
     const api = service('api', 'api/main.ts', /api listening/);
     for (const [part, label] of [
       [bankSim, `bank simulator on ${bankSimUrl}`],
+      [smsSim, `SMS simulator on ${smsSimUrl}`],
       [worker, 'Temporal worker'],
       [api, `API on ${apiUrl}`],
     ] as const) {
@@ -136,11 +150,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         webhooks: `${apiUrl}/webhooks/bank`,
         health: `${apiUrl}/healthz`,
         bankSim: bankSimUrl,
+        smsSim: smsSimUrl,
         temporalUi: temporal && options.temporalUiPort !== null ? `http://${options.host}:${options.temporalUiPort}` : null,
       },
       postgres,
       temporal,
       bankSim,
+      smsSim,
       worker,
       api,
       stop: stopAll,
@@ -163,13 +179,15 @@ export interface LocalStackOptions {
 /** A whole system on free loopback ports, without the Web UI: for benchmarks, drills and tools. */
 export async function startLocalStack(options: LocalStackOptions): Promise<Stack & { dataDir: string }> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), `${options.prefix}-`));
-  // PostgreSQL may run as another user (see system/postgres.ts), which must reach its data below.
+  // PostgreSQL may run as another user (see system/postgres-access.ts), which must reach its data below
+  // (when a directory above is private too, the data goes to a shared place instead).
   chmodSync(dataDir, 0o755);
   const stack = await startStack({
     dataDir,
     host: '127.0.0.1',
     apiPort: await freePort(),
     bankSimPort: await freePort(),
+    smsSimPort: await freePort(),
     temporalPort: await freePort(),
     temporalUiPort: null,
     postgresPort: await freePort(),

@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { migrateDatabase } from '../db/migrate';
+import { developmentAppDatabasePassword } from '../common/development';
+import { enableAppLogin, migrateDatabase } from '../db/migrate';
 import { createDatabaseIfMissing, startEmbeddedPostgres, type RunningPostgres } from '../system/postgres';
 import { freePort } from '../system/ports';
 import type { ManagedProcess } from '../system/process';
@@ -21,7 +22,8 @@ interface TestServices {
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const runDir = mkdtempSync(path.join(tmpdir(), 'zenpay-test-'));
-  // PostgreSQL may run as another user (see system/postgres.ts), which must reach its data below.
+  // PostgreSQL may run as another user (see system/postgres-access.ts), which must reach its data below
+  // (when a directory above is private too, the data goes to a shared place instead).
   chmodSync(runDir, 0o755);
   const binary = ensureTemporalCli();
 
@@ -49,12 +51,15 @@ export default async function globalSetup(): Promise<void> {
       port: await freePort(),
       password: 'zenpay',
       database: 'postgres',
+      logFile: path.join(runDir, 'postgres.log'),
+      progress: (message) => console.log(`[test] ${message}`),
     });
     adminUrl = postgres.url;
   }
   await Promise.all([temporal.start(), bundling]);
   await createDatabaseIfMissing(adminUrl, templateDatabase);
   await migrateDatabase(adminUrl.replace(/\/[^/]*$/, `/${templateDatabase}`));
+  await enableAppLogin(adminUrl, developmentAppDatabasePassword);
 
   process.env.ZENPAY_TEST_ADMIN_DATABASE_URL = adminUrl;
   process.env.ZENPAY_TEST_TEMPORAL_ADDRESS = `127.0.0.1:${temporalPort}`;

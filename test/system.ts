@@ -3,14 +3,23 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
+import { developmentAppDatabasePassword } from '../common/development';
+import { appDatabaseUrl } from '../db/migrate';
 import { createPool, type Pool } from '../db/pool';
 import { createDatabaseIfMissing } from '../system/postgres';
 import { ManagedProcess, nodeEntry } from '../system/process';
 import { projectRoot } from '../system/temporal';
+import { generousRateLimits } from '../system/generous-limits';
+import { registerSmsSimulator } from './client';
 
 export interface TestSystemOptions {
   bankSim?: boolean;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Keep the API's default rate limits (tests of the limits themselves); otherwise the per-address and
+   * per-user limits are generous, since tests sign up many users from 127.0.0.1.
+   */
+  realRateLimits?: boolean;
 }
 
 export interface TestSystem {
@@ -20,6 +29,9 @@ export interface TestSystem {
   apiUrl: string;
   graphqlUrl: string;
   bankSimUrl: string | null;
+  /** The SMS simulator every API of this system sends its codes through. */
+  smsSimUrl: string;
+  smsSim: ManagedProcess;
   /** For assertions only (ledger audits, seed money). */
   pool: Pool;
   worker: ManagedProcess;
@@ -61,14 +73,17 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const logDir = path.join(required('ZENPAY_TEST_RUN_DIR'), suffix);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    DATABASE_URL: databaseUrl,
+    // The services connect as the application role; the test's own pool (assertions, seed money) as the owner.
+    DATABASE_URL: appDatabaseUrl(databaseUrl, developmentAppDatabasePassword),
     DATABASE_POOL_SIZE: '10',
     TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_TASK_QUEUE: taskQueue,
     API_PORT: '0',
     BANK_SIM_PORT: '0',
-    SWEEP_INTERVAL_MS: '1000',
-    SWEEP_STALE_AFTER_MS: '3000',
+    RECONCILE_INTERVAL_MS: '1000',
+    RECONCILE_STALE_AFTER_MS: '3000',
+    SMS_SIM_PORT: '0',
+    ...(options.realRateLimits ? {} : generousRateLimits),
     ...options.env,
   };
   const service = (name: string, entry: string, readyLine: RegExp, serviceEnv: NodeJS.ProcessEnv = env) =>
@@ -85,13 +100,20 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const pool = createPool({ connectionString: databaseUrl, max: 10, applicationName: 'zenpay-test' });
   stops.push(() => pool.end());
   try {
-    // The API first (it needs nothing else), so the simulator knows where to send webhooks and the
-    // worker where the simulator is.
+    // The SMS simulator first (the API sends codes through it), then the API, so the bank simulator
+    // knows where to send webhooks and the worker where the bank simulator is.
+    const smsSim = service('sms-sim', 'sms-sim/main.ts', /sms simulator listening/, { ...env, SMS_SIM_STATE_FILE: '' });
+    const smsFound = waitForUrl(smsSim, /"url":"(http:\/\/[^"]+)"/);
+    await smsSim.start();
+    stops.push(() => smsSim.close());
+    const smsSimUrl = await smsFound;
+    env.SMS_API_URL = smsSimUrl;
     const api = service('api', 'api/main.ts', /api listening/);
     const apiFound = waitForUrl(api, /"url":"(http:\/\/[^"]+)\/graphql"/);
     await api.start();
     stops.push(() => api.close());
     const apiUrl = await apiFound;
+    registerSmsSimulator(`${apiUrl}/graphql`, smsSimUrl);
 
     let bankSim: ManagedProcess | null = null;
     let bankSimUrl: string | null = null;
@@ -116,6 +138,8 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       apiUrl,
       graphqlUrl: `${apiUrl}/graphql`,
       bankSimUrl,
+      smsSimUrl,
+      smsSim,
       pool,
       worker,
       api,
@@ -127,7 +151,9 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
         const found = waitForUrl(process, /"url":"(http:\/\/[^"]+\/graphql)"/);
         await process.start();
         stops.push(() => process.close());
-        return { process, graphqlUrl: await found };
+        const graphqlUrl = await found;
+        registerSmsSimulator(graphqlUrl, smsSimUrl);
+        return { process, graphqlUrl };
       },
       async stop() {
         for (const stop of stops.reverse()) await stop().catch(() => {});
