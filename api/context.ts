@@ -5,7 +5,10 @@ import type { ApiConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Pool } from '../db/pool';
 import { findUsersByIds, resolveSession, type Session, type User } from './auth';
+import type { ClientInfo } from './client-address';
 import type { EventHub } from './event-hub';
+import type { RateLimits } from './rate-limits';
+import type { SmsSender } from './sms';
 
 export interface ApiDependencies {
   config: ApiConfig;
@@ -13,12 +16,16 @@ export interface ApiDependencies {
   temporal: Client;
   hub: EventHub;
   log: Logger;
+  limits: RateLimits;
+  sms: SmsSender;
 }
 
 export interface ApiContext {
   deps: ApiDependencies;
   session: Session | null;
   users: DataLoader<string, User | null>;
+  /** Who is asking: address and user agent, for limits, sessions and the security event log. */
+  client: ClientInfo;
 }
 
 export function createUserLoader(pool: Pool): DataLoader<string, User | null> {
@@ -29,7 +36,7 @@ export function createUserLoader(pool: Pool): DataLoader<string, User | null> {
   });
 }
 
-export async function buildContext(deps: ApiDependencies, token: string | null): Promise<ApiContext> {
+export async function buildContext(deps: ApiDependencies, token: string | null, client: ClientInfo): Promise<ApiContext> {
   const session = token ? await resolveSession(deps.pool, token) : null;
-  return { deps, session, users: createUserLoader(deps.pool) };
+  return { deps, session, users: createUserLoader(deps.pool), client };
 }

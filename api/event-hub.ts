@@ -13,6 +13,7 @@ export class EventHub {
   private readonly wakersByUser = new Map<string, Set<Waker>>();
   private readonly wakersByTransaction = new Map<string, Set<Waker>>();
   private readonly revocationListeners = new Set<(tokenHashHex: string) => void>();
+  private readonly reconnectListeners = new Set<() => void>();
   private client: pg.Client | null = null;
   private stopped = false;
   private reconnectDelayMs = 100;
@@ -59,6 +60,12 @@ export class EventHub {
     return () => this.revocationListeners.delete(listener);
   }
 
+  /** Called after each LISTEN is back in place: revocations announced meanwhile were missed. */
+  onReconnected(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
   private async connect(): Promise<void> {
     while (!this.stopped) {
       const client = new pg.Client({ connectionString: this.connectionString, application_name: 'zenpay-api-listen' });
@@ -74,6 +81,7 @@ export class EventHub {
         this.resolveConnected();
         // Anything committed while no LISTEN was in place is caught up now.
         this.wakeEveryone();
+        for (const listener of this.reconnectListeners) listener();
         return;
       } catch (error) {
         await client.end().catch(() => {});

@@ -7,7 +7,9 @@ import { announce, createLogger, type Logger } from '../common/log';
 import { createPool } from '../db/pool';
 import type { ApiDependencies } from './context';
 import { EventHub } from './event-hub';
+import { RateLimits } from './rate-limits';
 import { startApiServer, type ApiServer } from './server';
+import { createSmsSender } from './sms';
 import { bankWebhookRouter } from './webhooks';
 
 export interface RunningApi extends ApiServer {
@@ -21,7 +23,9 @@ export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const hub = new EventHub(config.DATABASE_URL, log);
   await hub.start();
-  const deps: ApiDependencies = { config, pool, temporal, hub, log };
+  const limits = new RateLimits(pool, config, log);
+  const sms = createSmsSender({ baseUrl: config.SMS_API_URL, timeoutMs: config.SMS_API_TIMEOUT_MS });
+  const deps: ApiDependencies = { config, pool, temporal, hub, log, limits, sms };
   const server = await startApiServer(deps, (app) => app.use(bankWebhookRouter(deps)));
   announce(log, { url: `${server.url}/graphql` }, 'api listening');
   return {

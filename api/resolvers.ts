@@ -4,8 +4,12 @@ import { badInput } from '../common/errors';
 import type { TransactionKind, TransactionStatus } from '../common/transactions';
 import { userWallet } from '../db/ledger';
 import { findTransaction, listTransactionsForViewer, type TransactionRow } from '../db/transactions';
-import { requireSession, revokeSession, signIn, signUp, type SignUpInput } from './auth';
+import { parsePhone } from '../common/phone';
+import { recordSecurityEvent } from '../db/security-events';
+import { findUserByPhone, requireSession, revokeSession, signIn, signUp, type SignUpInput } from './auth';
 import type { ApiContext } from './context';
+import { requestPhoneVerification } from './phone-verification';
+import { changePassword, listSessions, revokeSessionById, signOutEverywhere } from './sessions';
 import { addMoney, sendMoney, withdraw, type AddMoneyInput, type SendMoneyInput, type WithdrawInput } from './payments';
 import { DateTimeScalar, MoneyScalar } from './scalars';
 import {
@@ -25,8 +29,28 @@ function decodeListCursor(cursor: string): bigint {
   return BigInt(decoded[1]!);
 }
 
+/** The recipient of a TRANSFER sees it only once money moved, never the sender's failed or pending tries. */
 const isViewerTransaction = (transaction: TransactionRow, viewerId: string): boolean =>
-  transaction.userId === viewerId || transaction.counterpartyUserId === viewerId;
+  transaction.userId === viewerId || (transaction.counterpartyUserId === viewerId && transaction.status === 'COMPLETED');
+
+/** A name as UPI apps show a payee's: each word's first character, the rest masked. */
+export function maskName(name: string): string {
+  return name
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((word) => {
+      const characters = [...word];
+      return characters[0]! + '*'.repeat(Math.min(characters.length - 1, 8));
+    })
+    .join(' ');
+}
+
+/** Every session-bound mutation counts against the user's limit, each alias of a request too. */
+async function limitMutation(context: ApiContext): Promise<ReturnType<typeof requireSession>> {
+  const session = requireSession(context.session);
+  await context.deps.limits.consume('mutationsByUser', session.user.id, { userId: session.user.id, clientAddress: context.client.address });
+  return session;
+}
 
 function viewerId(context: ApiContext): string {
   return requireSession(context.session).user.id;
@@ -76,27 +100,46 @@ export const resolvers = {
       const edges = page.transactions.map((node) => ({ cursor: encodeListCursor(node.seq), node }));
       return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
     },
+    sessions: async (_: unknown, __: unknown, context: ApiContext) => listSessions(context.deps.pool, requireSession(context.session)),
+    payee: async (_: unknown, args: { phone: string }, context: ApiContext) => {
+      const session = requireSession(context.session);
+      const phone = parsePhone(args.phone);
+      await context.deps.limits.consume('payeeLookupsByUser', session.user.id, { userId: session.user.id, clientAddress: context.client.address });
+      const payee = await findUserByPhone(context.deps.pool, phone);
+      return payee ? { phone, maskedName: maskName(payee.name) } : null;
+    },
   },
 
   Mutation: {
-    signUp: (_: unknown, args: { input: SignUpInput }, context: ApiContext) =>
-      signUp(context.deps.pool, args.input, context.deps.config.SESSION_TTL_SECONDS),
+    requestPhoneVerification: (_: unknown, args: { input: { phone: string } }, context: ApiContext) =>
+      requestPhoneVerification(context.deps, args.input, { clientAddress: context.client.address }),
+    signUp: (_: unknown, args: { input: SignUpInput }, context: ApiContext) => signUp(context.deps, args.input, context.client),
     signIn: (_: unknown, args: { input: { phone: string; password: string } }, context: ApiContext) =>
-      signIn(context.deps.pool, args.input, context.deps.config.SESSION_TTL_SECONDS),
+      signIn(context.deps, args.input, context.client),
     signOut: async (_: unknown, __: unknown, context: ApiContext) => {
-      const session = requireSession(context.session);
-      return revokeSession(context.deps.pool, session.tokenHash);
+      const session = await limitMutation(context);
+      const revoked = await revokeSession(context.deps.pool, session.tokenHash);
+      await recordSecurityEvent(context.deps.pool, {
+        kind: 'auth.sign_out', outcome: 'success', userId: session.user.id, actor: 'user', clientAddress: context.client.address, subject: session.id,
+      });
+      return revoked;
     },
-    sendMoney: (_: unknown, args: { input: SendMoneyInput }, context: ApiContext) => {
-      const session = requireSession(context.session);
+    revokeSession: async (_: unknown, args: { id: string }, context: ApiContext) =>
+      revokeSessionById(context.deps, await limitMutation(context), args.id, context.client),
+    signOutEverywhere: async (_: unknown, __: unknown, context: ApiContext) =>
+      signOutEverywhere(context.deps, await limitMutation(context), context.client),
+    changePassword: async (_: unknown, args: { input: { currentPassword: string; newPassword: string } }, context: ApiContext) =>
+      changePassword(context.deps, await limitMutation(context), args.input, context.client),
+    sendMoney: async (_: unknown, args: { input: SendMoneyInput }, context: ApiContext) => {
+      const session = await limitMutation(context);
       return sendMoney(paymentDependencies(context), session.user, args.input);
     },
-    addMoney: (_: unknown, args: { input: AddMoneyInput }, context: ApiContext) => {
-      const session = requireSession(context.session);
+    addMoney: async (_: unknown, args: { input: AddMoneyInput }, context: ApiContext) => {
+      const session = await limitMutation(context);
       return addMoney(paymentDependencies(context), session.user, args.input);
     },
-    withdraw: (_: unknown, args: { input: WithdrawInput }, context: ApiContext) => {
-      const session = requireSession(context.session);
+    withdraw: async (_: unknown, args: { input: WithdrawInput }, context: ApiContext) => {
+      const session = await limitMutation(context);
       return withdraw(paymentDependencies(context), session.user, args.input);
     },
   },
@@ -118,6 +161,8 @@ export const resolvers = {
           const events = args.id ? page.filter((event) => event.transactionId === args.id) : page;
           const transactions = await transactionsAtEvents(context.deps.pool, events);
           for (const [index, event] of events.entries()) {
+            // Events written before the outbox itself filtered them: a recipient sees only money moved.
+            if (!isViewerTransaction(transactions[index]!, viewer)) continue;
             yield { transactionUpdated: { eventCursor: encodeEventCursor(event.seq), transaction: transactions[index], occurredAt: event.createdAt } };
           }
         }
@@ -156,7 +201,10 @@ export const resolvers = {
       if (transaction.kind !== 'TRANSFER') return transaction.bank;
       const otherId = transaction.userId === context.session?.user.id ? transaction.counterpartyUserId! : transaction.userId;
       const other = await context.users.load(otherId);
-      return other ? `${other.name} (${other.phone})` : null;
+      if (!other) return null;
+      // A payment that did not move money must not tell whose the phone is (payee is the explicit,
+      // limited way to ask): the sender sees the recipient's name only once it COMPLETED.
+      return transaction.status === 'COMPLETED' ? `${other.name} (${other.phone})` : other.phone;
     },
     bankRedirectUrl: (transaction: TransactionRow) =>
       transaction.kind === 'ON_RAMP' && transaction.status === 'AWAITING_BANK' ? transaction.bankRedirectUrl : null,

@@ -3,16 +3,21 @@
 import express from 'express';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, validate as validateWith, type DocumentNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, resolveSession, type Session } from './auth';
+import { clientInfo, type ClientInfo } from './client-address';
 import type { ApiDependencies } from './context';
-import { createGraphQLServer } from './yoga';
+import { createGraphQLServer, withContractCode } from './yoga';
 
 const webSocketPayloadBytesMax = 64 * 1024;
 const graphqlBodyBytesMax = 64 * 1024;
 const keepAliveIntervalMs = 12_000;
 const sessionCheckIntervalMs = 5_000;
+const sessionRecheckBatchMax = 1_000;
+/** Too many sockets for one user, or subscriptions on one socket (graphql-ws's code for "too many"). */
+export const tooManyCloseCode = 4429;
 
 export interface ApiServer {
   server: Server;
@@ -22,6 +27,7 @@ export interface ApiServer {
 
 interface SocketState {
   session: Session | null;
+  client: ClientInfo;
   controller: AbortController;
   alive: boolean;
 }
@@ -76,7 +82,7 @@ export async function startApiServer(
   const stateOf = (socket: WebSocket): SocketState => {
     let state = sockets.get(socket);
     if (!state) {
-      state = { session: null, controller: new AbortController(), alive: true };
+      state = { session: null, client: { address: null, userAgent: null }, controller: new AbortController(), alive: true };
       sockets.set(socket, state);
       socket.on('pong', () => (state!.alive = true));
       socket.on('close', () => {
@@ -93,33 +99,59 @@ export async function startApiServer(
       subscribe: (args: any) => args.rootValue.subscribe(args),
       onConnect: async (ctx) => {
         const state = stateOf(ctx.extra.socket);
+        state.client = clientInfo(ctx.extra.request, deps.config.TRUSTED_PROXY_HOPS);
         const header = ctx.connectionParams?.authorization;
         const token = typeof header === 'string' ? bearerToken(header) : null;
-        state.session = token ? await resolveSession(deps.pool, token) : null;
+        const session = token ? await resolveSession(deps.pool, token) : null;
         // false closes the socket with 4403 Forbidden: no anonymous subscriptions.
-        return state.session !== null;
+        if (!session) return false;
+        let userSockets = 1;
+        for (const other of sockets.values()) if (other.session?.user.id === session.user.id) userSockets += 1;
+        if (userSockets > deps.config.WS_SOCKETS_PER_USER_MAX) {
+          ctx.extra.socket.close(tooManyCloseCode, `Too many sockets for this user (at most ${deps.config.WS_SOCKETS_PER_USER_MAX})`);
+          return false;
+        }
+        state.session = session;
+        return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
         const state = stateOf(ctx.extra.socket);
+        // ctx.subscriptions already holds this one.
+        if (Object.keys(ctx.subscriptions).length > deps.config.WS_SUBSCRIPTIONS_PER_SOCKET_MAX) {
+          ctx.extra.socket.close(tooManyCloseCode, `Too many subscriptions on this socket (at most ${deps.config.WS_SUBSCRIPTIONS_PER_SOCKET_MAX})`);
+          return [new GraphQLError('Too many subscriptions on this socket', { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
           connectionToken: null,
+          connectionClient: state.client,
           signal: state.controller.signal,
         });
-        const args = {
+        // A syntax error or a breached limit (tokens are counted while parsing) fails this operation only.
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          const graphqlError = error instanceof GraphQLError ? error : new GraphQLError('The query cannot be parsed');
+          return [withContractCode(new GraphQLError(graphqlError.message, { extensions: { ...graphqlError.extensions, code: graphqlError.extensions?.code ?? 'BAD_USER_INPUT' } }))];
+        }
+        const errors = [
+          ...validate(schema, document),
+          // Yoga's introspection switch works per HTTP request; over a socket it is applied here.
+          ...(deps.config.GRAPHQL_INTROSPECTION ? [] : validateWith(schema, document, [NoSchemaIntrospectionCustomRule])),
+        ];
+        if (errors.length) return errors.map((error) => withContractCode(error));
+        return {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
           contextValue: { ...(await contextFactory()), session: state.session },
           rootValue: { execute, subscribe },
         };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
       },
     },
     wsServer,
@@ -147,6 +179,12 @@ export async function startApiServer(
       if (state.session?.tokenHash.toString('hex') === tokenHashHex) socket.close(4401, 'Signed out');
     }
   });
+  // A revocation announced while this instance's LISTEN was down never arrives: every session-bound
+  // socket is checked against the database after each reconnect, and at least every recheck interval.
+  const recheck = () =>
+    recheckSessions(deps, sockets).catch((error: unknown) => deps.log.warn({ err: error }, 'session re-check failed; retrying at the next'));
+  const sessionRecheck = setInterval(recheck, deps.config.SESSION_RECHECK_INTERVAL_MS);
+  const unlistenReconnects = deps.hub.onReconnected(() => void recheck());
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -161,7 +199,9 @@ export async function startApiServer(
     async close() {
       clearInterval(keepAlive);
       clearInterval(sessionCheck);
+      clearInterval(sessionRecheck);
       unlistenRevocations();
+      unlistenReconnects();
       for (const socket of sockets.keys()) socket.close(1001, 'Server shutting down');
       await wsCleanup.dispose();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
@@ -170,4 +210,28 @@ export async function startApiServer(
       await yoga.dispose();
     },
   };
+}
+
+/** Closes (4401) every socket whose session was revoked or expired, asking the database in batches. */
+async function recheckSessions(deps: ApiDependencies, sockets: Map<WebSocket, SocketState>): Promise<void> {
+  const byHash = new Map<string, WebSocket[]>();
+  for (const [socket, state] of sockets) {
+    if (!state.session) continue;
+    const hex = state.session.tokenHash.toString('hex');
+    byHash.set(hex, [...(byHash.get(hex) ?? []), socket]);
+  }
+  const hashes = [...byHash.keys()];
+  for (let start = 0; start < hashes.length; start += sessionRecheckBatchMax) {
+    const batch = hashes.slice(start, start + sessionRecheckBatchMax);
+    const { rows } = await deps.pool.query<{ hash: string }>(
+      `SELECT encode(token_hash, 'hex') AS hash FROM sessions
+       WHERE token_hash = ANY($1::bytea[]) AND revoked_at IS NULL AND expires_at > now()`,
+      [batch.map((hex) => Buffer.from(hex, 'hex'))],
+    );
+    const live = new Set(rows.map((row) => row.hash));
+    for (const hex of batch) {
+      if (live.has(hex)) continue;
+      for (const socket of byHash.get(hex) ?? []) socket.close(4401, 'Signed out');
+    }
+  }
 }

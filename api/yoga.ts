@@ -12,7 +12,9 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { createSchema, createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { AppError, errorCodes } from '../common/errors';
+import type { IncomingMessage } from 'node:http';
 import { bearerToken } from './auth';
+import { clientInfo, type ClientInfo } from './client-address';
 import { buildContext, type ApiContext, type ApiDependencies } from './context';
 import { resolvers } from './resolvers';
 
@@ -47,7 +49,7 @@ export function toGraphQLError(error: unknown, deps: ApiDependencies): GraphQLEr
 const contractCodes = new Set<string>([...errorCodes, 'INTERNAL_SERVER_ERROR']);
 
 /** Keeps every error's code inside the contract's list; Yoga's own codes become the reason. */
-function withContractCode(error: GraphQLError): GraphQLError {
+export function withContractCode(error: GraphQLError): GraphQLError {
   const code = error.extensions?.code;
   if (typeof code === 'string' && contractCodes.has(code)) return error;
   return new GraphQLError(error.message, {
@@ -71,6 +73,10 @@ const useContractErrorCodes: Plugin = {
 export interface ServerContext {
   connectionToken?: string | null;
   signal?: AbortSignal;
+  /** The WebSocket's client, taken from its upgrade request. */
+  connectionClient?: ClientInfo;
+  /** Express's request, for GraphQL over HTTP. */
+  req?: IncomingMessage;
 }
 
 export function createGraphQLServer(deps: ApiDependencies) {
@@ -97,7 +103,8 @@ export function createGraphQLServer(deps: ApiDependencies) {
         initial.connectionToken !== undefined
           ? initial.connectionToken
           : bearerToken(initial.request.headers.get('authorization'));
-      return buildContext(deps, token);
+      const client = initial.connectionClient ?? clientInfo(initial.req, deps.config.TRUSTED_PROXY_HOPS);
+      return buildContext(deps, token, client);
     },
   });
 }

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createPool } from '../db/pool';
 import { fundWalletForTesting } from '../db/test-funding';
+import { generousRateLimits } from '../system/generous-limits';
 import { startLocalStack } from '../system/stack';
 import { graphql, sendMoneyMutation, signUpUser, type TestUser } from '../test/client';
 import { connect, subscribe } from '../test/ws-client';
@@ -17,13 +18,13 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({
     prefix: 'zenpay-bench',
     temporalPersistent: false,
-    serviceEnv: { LOG_LEVEL: 'warn' },
+    serviceEnv: { LOG_LEVEL: 'warn', ...generousRateLimits },
     progress: (message) => console.log(`[bench] ${message}`),
   });
   const pool = createPool({ connectionString: stack.databaseUrl, max: 4, applicationName: 'zenpay-bench' });
   try {
     const users: TestUser[] = [];
-    for (let index = 0; index < 10; index++) users.push(await signUpUser(stack.urls.graphql, `Bench ${index}`));
+    for (let index = 0; index < 10; index++) users.push(await signUpUser(stack.urls.graphql, `Bench ${index}`, stack.urls.smsSim));
     for (const user of users) await fundWalletForTesting(pool, user.id, 10_000_000n);
     const latenciesMs: number[] = [];
     const sockets = users.map((user) => connect(stack.urls.graphql, user.token));

@@ -47,6 +47,8 @@ export const usage = `Usage: npm run bench -- [options]
   --temporal-address A   its Temporal, for the api-direct API   ($TEMPORAL_ADDRESS or ${defaults.temporalAddress})
   --task-queue NAME      its task queue                         ($TEMPORAL_TASK_QUEUE or ${defaults.taskQueue})
   --bank-url URL         its bank simulator, for on-ramp        (${defaults.bankApiUrl})
+  --sms-url URL          its SMS simulator, for sign-up codes   (http://127.0.0.1:4300; start that system with
+                         generous per-address limits, see README "Identity and access")
   --pids LIST            process ids to measure, e.g. worker=123,api=456 (else found by port and name)
 `;
 
@@ -84,6 +86,7 @@ const optionsSchema = z.object({
   temporalAddress: z.string().regex(/^(localhost|127(\.\d{1,3}){3}):\d{1,5}$/, '--temporal-address must be 127.x.x.x:PORT or localhost:PORT'),
   taskQueue: z.string().min(1),
   bankUrl: loopbackUrl('--bank-url'),
+  smsUrl: loopbackUrl('--sms-url'),
   pids: z.partialRecord(z.enum(processNames), z.coerce.number().int().positive()),
 });
 
@@ -117,6 +120,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       'temporal-address': { type: 'string' },
       'task-queue': { type: 'string' },
       'bank-url': { type: 'string', default: defaults.bankApiUrl },
+      'sms-url': { type: 'string', default: 'http://127.0.0.1:4300' },
       pids: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -142,6 +146,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     temporalAddress: values['temporal-address'] ?? env.TEMPORAL_ADDRESS ?? defaults.temporalAddress,
     taskQueue: values['task-queue'] ?? env.TEMPORAL_TASK_QUEUE ?? defaults.taskQueue,
     bankUrl: values['bank-url'],
+    smsUrl: values['sms-url'],
     pids,
   });
   if (!parsed.success) {

@@ -79,7 +79,7 @@ export async function prepare(context: RunContext): Promise<Population> {
   const count = options.users + 1;
   const signUpStartMs = performance.now();
   const signUp = display.step(`signing up ${count} users through the API`, count, 'count');
-  const everyone = await signUpUsers(system.graphqlUrl, count, context.signal, (done) => signUp.update(done));
+  const everyone = await signUpUsers(system.graphqlUrl, system.smsUrl, count, context.signal, (done) => signUp.update(done));
   signUp.finish(`done in ${((performance.now() - signUpStartMs) / 1000).toFixed(1)} s`);
   display.log('funding the wallets through the ledger');
   await fundUsers(system.pool, everyone);

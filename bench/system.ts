@@ -6,6 +6,7 @@ import path from 'node:path';
 import { defaults } from '../common/config';
 import { createPool, type Pool } from '../db/pool';
 import { ManagedProcess, nodeEntry } from '../system/process';
+import { generousRateLimits } from '../system/generous-limits';
 import { startLocalStack } from '../system/stack';
 import { projectRoot } from '../system/temporal';
 import type { BenchOptions, ProcessName } from './options';
@@ -15,6 +16,8 @@ export interface BenchSystem {
   graphqlUrl: string;
   databaseUrl: string;
   bankUrl: string | null;
+  /** Where the sign-up codes are read. */
+  smsUrl: string;
   /** For seeding, the direct-sql baseline's own schema and database statistics. */
   pool: Pool;
   /** What to measure: the system's processes, the api-direct API once started, and the bench itself. */
@@ -36,6 +39,7 @@ interface Parts {
   temporalAddress: string;
   taskQueue: string;
   bankUrl: string | null;
+  smsUrl: string;
   logDir: string;
   pids: Partial<Record<ProcessName, number>>;
   notes: string[];
@@ -45,7 +49,7 @@ interface Parts {
 
 export async function startOwnSystem(progress: (message: string) => void): Promise<BenchSystem> {
   // As `npm start` runs it: Temporal's state in a SQLite file (here in a temporary directory).
-  const stack = await startLocalStack({ prefix: 'zenpay-bench', temporalPersistent: true, serviceEnv: { LOG_LEVEL: 'warn' }, progress });
+  const stack = await startLocalStack({ prefix: 'zenpay-bench', temporalPersistent: true, serviceEnv: { LOG_LEVEL: 'warn', ...generousRateLimits }, progress });
   const dataDir = stack.dataDir;
   progress(`system started in ${dataDir}`);
   const pids: Partial<Record<ProcessName, number>> = {
@@ -60,6 +64,7 @@ export async function startOwnSystem(progress: (message: string) => void): Promi
     temporalAddress: stack.temporalAddress,
     taskQueue: process.env.TEMPORAL_TASK_QUEUE ?? defaults.taskQueue,
     bankUrl: stack.urls.bankSim,
+    smsUrl: stack.urls.smsSim,
     logDir: path.join(dataDir, 'logs'),
     pids,
     notes: [],
@@ -99,6 +104,7 @@ export async function attachToSystem(options: BenchOptions & { url: string }, lo
     temporalAddress: options.temporalAddress,
     taskQueue: options.taskQueue,
     bankUrl: options.bankUrl,
+    smsUrl: options.smsUrl,
     logDir,
     pids,
     notes,
@@ -142,6 +148,7 @@ async function assemble(parts: Parts): Promise<BenchSystem> {
     graphqlUrl: parts.graphqlUrl,
     databaseUrl: parts.databaseUrl,
     bankUrl: parts.bankUrl,
+    smsUrl: parts.smsUrl,
     pool,
     notes: parts.notes,
     logDir: parts.logDir,

@@ -3,6 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { fundWalletForTesting } from '../db/test-funding';
 import type { Pool } from '../db/pool';
+import { readCode } from '../test/client';
 import { GraphQLHttpClient } from './api-client';
 
 export interface BenchUser {
@@ -19,6 +20,7 @@ const signUpTimeoutMs = 30_000;
 export const fundingAmountMinor = 10_000_000_000n;
 
 const signUpMutation = `mutation SignUp($input: SignUpInput!) { signUp(input: $input) { token user { id } } }`;
+const verifyMutation = `mutation Verify($input: PhoneVerificationInput!) { requestPhoneVerification(input: $input) { id } }`;
 
 /**
  * Runs fn over the items with at most `concurrency` calls at a time, in order of the items; once the
@@ -48,7 +50,17 @@ const signUpAttemptsMax = 5;
 /** An Indian mobile number in E.164 that libphonenumber accepts (9 and nine random digits). */
 const randomPhone = (): string => `+919${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
 
-export async function signUpUsers(graphqlUrl: string, count: number, signal: AbortSignal, onProgress: (done: number) => void): Promise<BenchUser[]> {
+/**
+ * Each user as a person signs up: a code by SMS (read from the SMS simulator), then signUp with it.
+ * The system must allow this many sign-ups and codes from one address (system/generous-limits.ts).
+ */
+export async function signUpUsers(
+  graphqlUrl: string,
+  smsUrl: string,
+  count: number,
+  signal: AbortSignal,
+  onProgress: (done: number) => void,
+): Promise<BenchUser[]> {
   const client = new GraphQLHttpClient(graphqlUrl, signUpConcurrency);
   let done = 0;
   try {
@@ -59,13 +71,17 @@ export async function signUpUsers(graphqlUrl: string, count: number, signal: Abo
         // A random phone may belong to a user of this or an earlier run: then another is tried.
         for (let attempt = 1; ; attempt++) {
           const phone = randomPhone();
-          const input = { phone, name: `Bench user ${index}`, password: 'bench password 1' };
+          const verification = await client.request<{ requestPhoneVerification: { id: string } }>(verifyMutation, { input: { phone } }, null, signUpTimeoutMs);
+          const verificationId = verification.data?.requestPhoneVerification.id;
+          if (!verificationId) throw new Error(`requestPhoneVerification failed: ${JSON.stringify(verification.errors)}`);
+          const code = await readCode(smsUrl, phone);
+          const input = { phone, name: `Bench user ${index}`, password: 'bench password 1', verificationId, code };
           const response = await client.request<{ signUp: { token: string; user: { id: string } } }>(signUpMutation, { input }, null, signUpTimeoutMs);
           if (response.data?.signUp) {
             onProgress(++done);
             return { id: response.data.signUp.user.id, phone, token: response.data.signUp.token };
           }
-          const taken = response.errors?.[0]?.extensions?.code === 'BAD_USER_INPUT';
+          const taken = (response.errors?.[0]?.extensions as { field?: string } | undefined)?.field === 'phone';
           if (!taken || attempt >= signUpAttemptsMax) throw new Error(`signUp failed: ${JSON.stringify(response.errors)}`);
         }
       },

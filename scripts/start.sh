@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# `npm start`: installs what is missing, builds or reuses the Temporal CLI, then brings the whole
-# system up in the foreground (Ctrl-C stops everything).
+# `npm start`: puts Node.js 24 first on PATH (fetched once into a cache when the machine's is older),
+# installs what is missing, builds or reuses the Temporal CLI, then brings the whole system up in the
+# foreground (Ctrl-C stops everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+node_bin=$(bash scripts/ensure-node.sh)
+export PATH="$node_bin:$PATH"
+echo "[start] Node.js $(node --version) ($node_bin/node)"
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "[start] installing npm packages (npm ci)"
   npm ci --no-audit --no-fund

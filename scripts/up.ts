@@ -14,6 +14,7 @@ const upConfigSchema = z.object({
   ZENPAY_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(4000),
   BANK_SIM_PORT: port.default(4100),
+  SMS_SIM_PORT: port.default(4300),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   POSTGRES_PORT: port.default(5433),
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     host: config.ZENPAY_HOST,
     apiPort: config.API_PORT,
     bankSimPort: config.BANK_SIM_PORT,
+    smsSimPort: config.SMS_SIM_PORT,
     temporalPort: config.TEMPORAL_PORT,
     temporalUiPort: config.TEMPORAL_UI_PORT,
     postgresPort: config.POSTGRES_PORT,
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
     ['Bank webhooks', stack.urls.webhooks],
     ['Health', stack.urls.health],
     ['Bank simulator', stack.urls.bankSim],
+    ['SMS simulator (inbox: /inbox/<phone>)', stack.urls.smsSim],
     ['Temporal frontend (gRPC)', stack.temporalAddress],
     ['Temporal Web UI', stack.urls.temporalUi ?? '(external Temporal: see its own UI)'],
     ['PostgreSQL', stack.databaseUrl.replace(/:[^:@/]*@/, ':***@')],
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  superviseRestarts([stack.api, stack.worker, stack.bankSim], { say, stopping: () => stopping });
+  superviseRestarts([stack.api, stack.worker, stack.bankSim, stack.smsSim], { say, stopping: () => stopping });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -19,6 +19,12 @@ export interface ProcessSpec {
   readyLine?: RegExp;
   readyProbe?: () => Promise<boolean>;
   readyTimeoutMs?: number;
+  /** Run as this user (this process must be root); absent: as this process's user. */
+  user?: { uid: number; gid: number };
+  /** What stop() sends first; SIGTERM unless said. */
+  stopSignal?: NodeJS.Signals;
+  /** How long stop() waits before SIGKILL. */
+  stopTimeoutMs?: number;
 }
 
 const tailLinesMax = 60;
@@ -69,6 +75,7 @@ export class ManagedProcess {
       cwd: this.spec.cwd,
       env: this.spec.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...this.spec.user,
     });
     this.child = child;
     this.stopping = false;
@@ -136,12 +143,12 @@ export class ManagedProcess {
     if (child.exitCode !== null) await exited;
   }
 
-  /** SIGTERM, then SIGKILL if it has not exited in time. Resolves with the exit code. */
-  async stop(timeoutMs = stopTimeoutMs): Promise<number | null> {
+  /** SIGTERM (or the spec's stopSignal), then SIGKILL if it has not exited in time. Resolves with the exit code. */
+  async stop(timeoutMs = this.spec.stopTimeoutMs ?? stopTimeoutMs): Promise<number | null> {
     const child = this.child;
     if (!child || !this.running) return child?.exitCode ?? null;
     this.stopping = true;
-    child.kill('SIGTERM');
+    child.kill(this.spec.stopSignal ?? 'SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     const code = await this.exitPromise;
     clearTimeout(timer);
