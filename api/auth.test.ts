@@ -57,6 +57,22 @@ describe('phone verification', () => {
     expect(await latestCode(system.smsSimUrl, user.phone)).not.toBe(before);
   });
 
+  test('requestPhoneVerification | the SMS provider fails | an error, the failure logged, and that verification unusable', async () => {
+    const phone = randomPhone();
+    const control = (body: unknown) => fetch(`${system.smsSimUrl}/v1/_control`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await control({ failRate: 1 });
+    try {
+      const response = await graphql(system.graphqlUrl, requestPhoneVerificationMutation, { input: { phone } });
+      expect(errorCode(response)).toBe('INTERNAL_SERVER_ERROR');
+    } finally {
+      await control({ failRate: 0 });
+    }
+    const { rows } = await system.pool.query(`SELECT kind, outcome, client_address AS "clientAddress" FROM security_events WHERE subject = $1`, [phone]);
+    expect(rows).toEqual([{ kind: 'auth.code_sent', outcome: 'failure', clientAddress: '127.0.0.1' }]);
+    const { rows: verifications } = await system.pool.query(`SELECT attempts FROM phone_verifications WHERE phone = $1`, [phone]);
+    expect(verifications).toEqual([{ attempts: 3 }]);
+  });
+
   test('signUp | the right code | a working token and an empty INR wallet', async () => {
     const phone = randomPhone();
     const response = await signUp({ phone, name: 'Asha', password, ...(await verifyPhone(system.graphqlUrl, phone)) });

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { developmentWebhookSecret } from '../common/development';
 import { fundWalletForTesting } from '../db/test-funding';
-import { graphql, sendMoneyMutation, signUpUser, type TestUser } from '../test/client';
+import { graphql, randomPhone, sendMoneyMutation, signUpUser, verifyPhone, type TestUser } from '../test/client';
 import { startTestSystem, type TestSystem } from '../test/system';
 
 let system: TestSystem;
@@ -14,6 +14,11 @@ let asha: TestUser;
 let ravi: TestUser;
 let signedOut: TestUser;
 let expired: TestUser;
+/** A code requested for a phone with no user yet, and another phone's. */
+let pendingPhone: string;
+let pending: { verificationId: string; code: string };
+let otherPending: { verificationId: string; code: string };
+let ashaSessionId: string;
 
 beforeAll(async () => {
   system = await startTestSystem();
@@ -25,6 +30,10 @@ beforeAll(async () => {
   await fundWalletForTesting(system.pool, asha.id, 100_000n);
   await graphql(system.graphqlUrl, 'mutation { signOut }', {}, signedOut.token);
   await system.pool.query(`UPDATE sessions SET expires_at = now() - interval '1 minute' WHERE user_id = $1`, [expired.id]);
+  pendingPhone = randomPhone();
+  pending = await verifyPhone(system.graphqlUrl, pendingPhone);
+  otherPending = await verifyPhone(system.graphqlUrl, randomPhone());
+  ashaSessionId = (await graphql(system.graphqlUrl, '{ sessions { id } }', {}, asha.token)).data.sessions[0].id;
 });
 afterAll(async () => {
   await system?.stop();
@@ -35,6 +44,10 @@ async function snapshot(): Promise<string> {
     (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM sessions) AS sessions,
     (SELECT count(*) FROM transactions) AS transactions, (SELECT count(*) FROM ledger_transfers) AS transfers,
     (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM bank_webhooks) AS webhooks,
+    (SELECT count(*) FROM phone_verifications) AS verifications,
+    (SELECT count(*) FROM phone_verifications WHERE consumed_at IS NOT NULL) AS verifications_used,
+    (SELECT count(*) FROM sessions WHERE revoked_at IS NULL) AS live_sessions,
+    (SELECT md5(string_agg(name || password_hash, ',' ORDER BY id)) FROM users) AS users_digest,
     (SELECT string_agg(credits_posted - debits_posted - debits_pending || '/' || debits_pending, ',' ORDER BY id) FROM ledger_accounts) AS balances`);
   return JSON.stringify(rows[0], (_, value) => (typeof value === 'bigint' ? String(value) : value));
 }
@@ -42,19 +55,23 @@ async function snapshot(): Promise<string> {
 interface Answer {
   status: number;
   code: string | undefined;
+  /** extensions.field of a BAD_USER_INPUT, when there is one. */
+  field?: unknown;
 }
 
 async function post(url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }, method = 'POST'): Promise<Answer> {
   const response = await fetch(url, { method, headers, body: method === 'GET' ? undefined : body });
   const text = await response.text();
   let code: string | undefined;
+  let field: unknown;
   try {
     const parsed = JSON.parse(text);
     code = parsed.errors?.[0]?.extensions?.code ?? parsed.error?.code ?? (Array.isArray(parsed) ? parsed[0]?.errors?.[0]?.extensions?.code : undefined);
+    field = parsed.errors?.[0]?.extensions?.field;
   } catch {
     code = undefined;
   }
-  return { status: response.status, code };
+  return field === undefined ? { status: response.status, code } : { status: response.status, code, field };
 }
 
 const send = (input: Record<string, unknown>, token: string | null = asha.token, url = system.graphqlUrl) =>
@@ -66,11 +83,26 @@ const send = (input: Record<string, unknown>, token: string | null = asha.token,
 const query = (text: string, url = system.graphqlUrl, token: string | null = asha.token) =>
   post(url, JSON.stringify({ query: text }), { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) });
 
-const signUp = (phone: unknown) =>
-  post(system.graphqlUrl, JSON.stringify({ query: 'mutation($input: SignUpInput!) { signUp(input: $input) { token } }', variables: { input: { phone, name: 'X', password: 'long enough pw' } } }));
+const signUpWith = (input: Record<string, unknown>) =>
+  post(
+    system.graphqlUrl,
+    JSON.stringify({
+      query: 'mutation($input: SignUpInput!) { signUp(input: $input) { token } }',
+      variables: { input: { phone: pendingPhone, name: 'X', password: 'long enough pw', ...pending, ...input } },
+    }),
+  );
+const signUp = (phone: unknown) => signUpWith({ phone });
+const requestCode = (phone: unknown) =>
+  post(system.graphqlUrl, JSON.stringify({ query: 'mutation($input: PhoneVerificationInput!) { requestPhoneVerification(input: $input) { id } }', variables: { input: { phone } } }));
+const mutation = (text: string, variables: Record<string, unknown>, token: string | null = asha.token) =>
+  post(system.graphqlUrl, JSON.stringify({ query: text, variables }), { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) });
+const revokeSession = (id: unknown, token: string | null = asha.token) => mutation('mutation($id: ID!) { revokeSession(id: $id) }', { id }, token);
+const changePassword = (input: Record<string, unknown>) =>
+  mutation('mutation($input: ChangePasswordInput!) { changePassword(input: $input) }', { input: { currentPassword: 'correct horse battery', newPassword: 'another long one', ...input } });
+/** A GraphQL-level error on one input field. */
+const fieldError = (field: string) => (answer: Answer & { field?: unknown }) => (answer.status === 200 || answer.status === 400) && answer.code === 'BAD_USER_INPUT' && answer.field === field;
 
-function webhook(body: string, headers: Record<string, string> | 'signed' = 'signed'): Promise<Answer> {
-  const id = `msg_${randomUUID()}`;
+function webhook(body: string, headers: Record<string, string> | 'signed' = 'signed', id = `msg_${randomUUID()}`): Promise<Answer> {
   const now = new Date();
   const signed =
     headers === 'signed'
@@ -119,6 +151,40 @@ const rows: Array<[string, () => Promise<Answer>, Answer | ((answer: Answer) => 
   ...['9876543210', '+91-98765-43210', '+91 9876543210', '+0123456789', '++919876543210', '', '+91987654321098765', '+९१९८७६५४३२१०', '+91 (987) 654-3210'].map(
     (phone): [string, () => Promise<Answer>, (answer: Answer) => boolean] => [`signUp phone ${JSON.stringify(phone)}`, () => signUp(phone), graphqlError('BAD_USER_INPUT')],
   ),
+  ...['9876543210', '+91 9876543210', '', '+९१९८७६५४३२१०', '+9100000'].map(
+    (phone): [string, () => Promise<Answer>, (answer: Answer) => boolean] => [`requestPhoneVerification phone ${JSON.stringify(phone)}`, () => requestCode(phone), graphqlError('BAD_USER_INPUT')],
+  ),
+  ['payee phone in another format', () => query(`{ payee(phone: "${ravi.phone.replace('+91', '0')}") { maskedName } }`), graphqlError('BAD_USER_INPUT')],
+  // One-time codes and verification ids
+  ...(
+    [
+      ['an empty code', ''], ['5 digits', '12345'], ['7 digits', '1234567'], ['letters', 'abcdef'], ['fullwidth digits', '１２３４５６'],
+      ['a code with spaces', ' 12345 '], ['a numeric code', 123456], ['a null code', null], ['a 100 kB code', '1'.repeat(100_000)],
+    ] as Array<[string, unknown]>
+  ).map(([name, code]): [string, () => Promise<Answer>, (answer: Answer) => boolean] => [
+    `signUp with ${name}`,
+    () => signUpWith({ code }),
+    name === 'a 100 kB code' ? (answer) => answer.status === 413 : name === 'a numeric code' || name === 'a null code' ? graphqlError('BAD_USER_INPUT') : fieldError('code'),
+  ]),
+  ['signUp with a wrong code', () => signUpWith({ code: pending.code === '000000' ? '000001' : '000000' }), fieldError('code')],
+  ["signUp with another phone's verification and code", () => signUpWith(otherPending), fieldError('code')],
+  ["signUp with this phone's verification and another's code", () => signUpWith({ code: otherPending.code === pending.code ? '999999' : otherPending.code }), fieldError('code')],
+  ...(
+    [['an empty verification id', ''], ['a verification id that is no uuid', 'ver_1'], ['a 300-character verification id', 'v'.repeat(300)], ['a numeric verification id', 12]] as Array<[string, unknown]>
+  ).map(([name, verificationId]): [string, () => Promise<Answer>, (answer: Answer) => boolean] => [`signUp with ${name}`, () => signUpWith({ verificationId }), name === 'a numeric verification id' ? graphqlError('BAD_USER_INPUT') : fieldError('verificationId')]),
+  ['signUp with an unknown verification id', () => signUpWith({ verificationId: randomUUID() }), fieldError('code')],
+  ['signUp with a bidi override in the name', () => signUpWith({ name: 'Asha\u202Egnp.exe' }), fieldError('name')],
+  ['signUp with a zero-width joiner in the name', () => signUpWith({ name: 'As\u200Dha' }), fieldError('name')],
+  // Session ids
+  ['revokeSession of a session id that is no uuid', () => revokeSession('sess_1'), fieldError('id')],
+  ['revokeSession of an empty id', () => revokeSession(''), fieldError('id')],
+  ['revokeSession of a 100 kB id', () => revokeSession('s'.repeat(100_000)), (answer) => answer.status === 413],
+  ["revokeSession of another user's session", () => revokeSession(ashaSessionId, ravi.token), (answer) => answer.status === 200 && answer.code === undefined],
+  ['revokeSession without a token', () => revokeSession(ashaSessionId, null), graphqlError('UNAUTHENTICATED')],
+  ['revokeSession with a signed-out token', () => revokeSession(ashaSessionId, signedOut.token), graphqlError('UNAUTHENTICATED')],
+  // Passwords
+  ['changePassword with a wrong current password', () => changePassword({ currentPassword: 'not the password' }), fieldError('currentPassword')],
+  ['changePassword to a 7-character password', () => changePassword({ newPassword: 'short12' }), fieldError('newPassword')],
   ['sendMoney to a phone in another format', () => send({ toPhone: ravi.phone.replace('+91', '0') }), graphqlError('BAD_USER_INPUT')],
   // Idempotency keys
   ['an empty idempotency key', () => send({ idempotencyKey: '' }), graphqlError('BAD_USER_INPUT')],
@@ -142,6 +208,7 @@ const rows: Array<[string, () => Promise<Answer>, Answer | ((answer: Answer) => 
   ['webhook: another currency', () => webhook(event({ currency: 'USD' })), bad(400, 'MALFORMED_BODY')],
   ['webhook: status contradicting type', () => webhook(event({ status: 'failed' })), bad(400, 'MALFORMED_BODY')],
   ['webhook: oversized body', () => webhook(event({ note: 'x'.repeat(100_000) })), bad(413, 'PAYLOAD_TOO_LARGE')],
+  ['webhook: a 256-character webhook-id, validly signed', () => webhook(event({}), 'signed', `msg_${'x'.repeat(252)}`), bad(400, 'WEBHOOK_ID_TOO_LONG')],
   ['webhook: no headers', () => webhook(event({}), {}), bad(401, 'INVALID_SIGNATURE')],
   ['webhook: signature version v2', () => webhook(event({}), { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v2,abc' }), bad(401, 'INVALID_SIGNATURE')],
   ['webhook: non-numeric timestamp', () => webhook(event({}), { 'webhook-id': 'msg_1', 'webhook-timestamp': 'yesterday', 'webhook-signature': 'v1,abc' }), bad(401, 'INVALID_SIGNATURE')],

@@ -2,7 +2,7 @@
 // kept in the repository so that a clone on its own builds and tests): graphql-js's own breaking-change
 // detector must find nothing, so every type, field, argument and enum value is there.
 import { buildSchema, findBreakingChanges, printSchema } from 'graphql';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { typeDefs } from './yoga';
 
@@ -17,4 +17,19 @@ test('schema | compared with the public contract | no breaking change', () => {
     expect(ours.getType(name)).toBeDefined();
   }
   expect(printSchema(ours).length).toBeGreaterThan(0);
+});
+
+// The public contract lives beside the checkout (../shared/contract) on the development machines; a
+// clone on its own has only the copy. Where both exist, the copy must be the contract, byte for byte.
+const sharedContractDir = path.join(__dirname, '..', '..', 'shared', 'contract');
+const contractDir = path.join(__dirname, '..', 'contract');
+
+test('contract copy | compared with the shared contract beside the checkout | every file in both is byte-identical', () => {
+  const copies = readdirSync(contractDir);
+  expect(copies).toEqual(expect.arrayContaining(['schema.graphql', 'sms.md']));
+  if (!existsSync(sharedContractDir)) return;
+  const shared = new Set(readdirSync(sharedContractDir));
+  for (const name of copies.filter((file) => shared.has(file))) {
+    expect([name, readFileSync(path.join(contractDir, name)).equals(readFileSync(path.join(sharedContractDir, name)))]).toEqual([name, true]);
+  }
 });

@@ -25,7 +25,7 @@ pid=""
 relocated=""
 
 cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL -- "-$pid" 2>/dev/null; fi
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL -- "-$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
   [[ -n "$pid" ]] && pkill -KILL -g "$pid" 2>/dev/null
   pkill -KILL -f -- "$clone" 2>/dev/null
   [[ -n "$relocated" ]] && pkill -KILL -f -- "$relocated" 2>/dev/null
@@ -50,12 +50,12 @@ mkdir -p "$(dirname "$clone")"
 git clone --quiet "$repo" "$clone" || fail "git clone failed"
 ls -ld "$base" | sed 's/^/    /'
 
-# Five free loopback ports: every listener is held open until all are known, so none is picked twice.
+# Free loopback ports: every listener is held open until all are known, so none is picked twice.
 ports=$(node -e '
   const net = require("net");
   (async () => {
     const servers = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 6; i++) {
       const server = net.createServer();
       await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
       servers.push(server);
@@ -63,11 +63,11 @@ ports=$(node -e '
     console.log(servers.map((server) => server.address().port).join(" "));
     for (const server of servers) server.close();
   })();') || fail "could not find free ports"
-read -r api_port bank_port temporal_port ui_port postgres_port <<<"$ports"
-log "npm start with API_PORT=$api_port BANK_SIM_PORT=$bank_port TEMPORAL_PORT=$temporal_port TEMPORAL_UI_PORT=$ui_port POSTGRES_PORT=$postgres_port (node on PATH: $(node --version))"
+read -r api_port bank_port sms_port temporal_port ui_port postgres_port <<<"$ports"
+log "npm start with API_PORT=$api_port BANK_SIM_PORT=$bank_port SMS_SIM_PORT=$sms_port TEMPORAL_PORT=$temporal_port TEMPORAL_UI_PORT=$ui_port POSTGRES_PORT=$postgres_port (node on PATH: $(node --version))"
 
 # setsid: its own process group, which gets the SIGINT a terminal's Ctrl-C would send.
-(cd "$clone" && API_PORT=$api_port BANK_SIM_PORT=$bank_port TEMPORAL_PORT=$temporal_port \
+(cd "$clone" && API_PORT=$api_port BANK_SIM_PORT=$bank_port SMS_SIM_PORT=$sms_port TEMPORAL_PORT=$temporal_port \
   TEMPORAL_UI_PORT=$ui_port POSTGRES_PORT=$postgres_port exec setsid npm start </dev/null) >"$output" 2>&1 &
 pid=$!
 
