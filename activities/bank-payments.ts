@@ -105,10 +105,27 @@ async function startAtBank(
   } catch (error) {
     const type = failureType(error);
     if (type !== bankErrorTypes.rejected && type !== bankErrorTypes.unavailable) throw error;
+    if (type === bankErrorTypes.unavailable) {
+      // A 408 or a timeout may hide an object the bank did make: ask by reference before giving up, so
+      // that a payout the bank will pay never has its hold released.
+      const made = await findByReference(deps, kind, transactionId);
+      if (made) {
+        const deadlineAt = new Date(Date.now() + deps.decisionTimeoutMs);
+        const updated = await ledgerStep(() => steps.recordAwaitingBank(deps.pool, { transactionId, kind, bankObjectId: made, redirectUrl: null, deadlineAt }));
+        return started(updated, deps, finalOutcome(updated));
+      }
+    }
     const failureCode = type === bankErrorTypes.rejected ? failureCodes.bankRejected : failureCodes.bankUnavailable;
     const outcome = await ledgerStep(() => steps.endTransaction(deps.pool, { transactionId, status: 'FAILED', failureCode }));
     return started(transaction, deps, outcome);
   }
+}
+
+/** The id of the object the bank made for a transaction, found by reference; null when none or unreachable. */
+async function findByReference(deps: BankActivityDependencies, kind: 'ON_RAMP' | 'OFF_RAMP', reference: string): Promise<string | null> {
+  const lookUp = { id: null, reference };
+  const found = await (kind === 'ON_RAMP' ? deps.bank.findPayment(lookUp) : deps.bank.findPayout(lookUp)).catch(() => null);
+  return found?.reference === reference ? found.id : null;
 }
 
 /** Asks the bank for the transaction's object and checks it is the one the transaction made. */
