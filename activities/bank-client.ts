@@ -35,6 +35,21 @@ export interface BankRefund {
   status: BankObjectStatus;
 }
 
+export interface StatementItem {
+  id: string;
+  reference: string;
+  amount: string;
+  currency: string;
+  decidedAt: string;
+  payment?: string;
+}
+
+export interface BankStatement {
+  payments: StatementItem[];
+  payouts: StatementItem[];
+  refunds: StatementItem[];
+}
+
 export interface BankClientOptions {
   baseUrl: string;
   timeoutMs: number;
@@ -86,6 +101,13 @@ export class BankClient {
 
   findRefund(reference: string): Promise<BankRefund | null> {
     return this.byReference<BankRefund>('/v1/refunds', reference);
+  }
+
+  /** The bank's statement: every succeeded payment, payout and refund decided in [from, to). */
+  async statement(from: Date, to: Date): Promise<BankStatement> {
+    const answer = await this.call('GET', `/v1/statement?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`);
+    if (answer.status !== 200) throw rejected('GET', '/v1/statement', answer);
+    return answer.body as BankStatement;
   }
 
   private async create<T>(path: string, body: unknown, lookUp: () => Promise<T | null>): Promise<T> {

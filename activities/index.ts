@@ -5,6 +5,7 @@ import type { PaymentWorkflowInput } from '../common/transactions';
 import { BankClient } from './bank-client';
 import { createBankActivities } from './bank-payments';
 import { createReconcilerActivities, type ReconcilerDependencies } from './reconciler';
+import { createStatementActivities } from './statement';
 import { postTransfer } from './transfer';
 
 export interface ActivityDependencies {
@@ -24,6 +25,7 @@ export function createActivities({ pool, bank, bankDecisionTimeoutMs, bankUnavai
     postTransfer: (input: PaymentWorkflowInput) => postTransfer(pool, input),
     ...createBankActivities({ pool, bank, decisionTimeoutMs: bankDecisionTimeoutMs, unavailableAfterMs: bankUnavailableAfterMs }),
     ...createReconcilerActivities({ pool, ...reconciler }),
+    ...createStatementActivities({ pool, bank }),
   };
 }
 

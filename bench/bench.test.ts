@@ -48,6 +48,7 @@ test('bench | a few seconds of uniform with both baselines | completes and repor
     '--database-url', system.databaseUrl,
     '--temporal-address', system.temporalAddress,
     '--task-queue', system.taskQueue,
+    '--sms-url', system.smsSimUrl,
     '--pids', `api=${system.api.pid},worker=${system.worker.pid}`,
     '--scenario', 'uniform',
     '--users', '20',

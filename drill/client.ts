@@ -25,6 +25,26 @@ export interface AcceptedPayment {
   counterpartyUserId: string | null;
 }
 
+/**
+ * What the client did at its bank about one of its on-ramps (the drill's user on the netbanking API), and
+ * what the bank answered: the client's model of its money at the bank.
+ */
+export interface BankAction {
+  transactionId: string;
+  paymentId: string;
+  /** Why: a late-approval plan, or the approval that follows a forged word. */
+  plan: string;
+  /** From the start of the workload. */
+  atMs: number;
+  /** When it approved against the on-ramp's deadline (negative: before it). */
+  deadlineOffsetMs: number;
+  /** The on-ramp's status as the client last read it before approving (null: not read). */
+  statusBefore: string | null;
+  /** 'approved': the bank took the money; 'refused': the payment was decided already (paymentStatus says how). */
+  answer: 'approved' | 'refused';
+  paymentStatus: string;
+}
+
 export interface RequestOutcome {
   accepted: AcceptedPayment | null;
   /** A business refusal (BAD_USER_INPUT and the like): nothing was created. */
@@ -54,6 +74,8 @@ export class DrillClient {
   readonly finalEvents = new Map<string, string[]>();
   /** Ids a repeated idempotency key answered with, when they differ from the first answer. */
   readonly idempotencyViolations: string[] = [];
+  /** The client's approvals at its bank, by transaction id. */
+  readonly bankActions = new Map<string, BankAction>();
   private cursor: string | null = null;
   private ws: Client | null = null;
   private closed = false;

@@ -107,6 +107,14 @@ async function main(): Promise<void> {
       }
     }
 
+    const statementId = `statement-${randomUUID()}`;
+    await client.workflow.execute('statementReconciliationWorkflow', {
+      taskQueue: 'zenpay-payments',
+      workflowId: statementId,
+      args: [{ from: new Date(Date.now() - 3600_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() }],
+    });
+    recorded.push(['statement-reconciliation', statementId]);
+
     mkdirSync(outputDir, { recursive: true });
     // The CLI writes the proto3 JSON that Worker.runReplayHistories reads back (historyFromJSON).
     const cli = ensureTemporalCli();

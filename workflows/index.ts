@@ -3,4 +3,4 @@ export { transferWorkflow } from './transfer';
 export { onRampWorkflow } from './on-ramp';
 export { offRampWorkflow } from './off-ramp';
 export { reconcileWorkflow } from './reconcile';
-export { eventRetentionWorkflow, reconcilerWorkflow } from './reconciler';
+export { eventRetentionWorkflow, reconcilerWorkflow, statementReconciliationWorkflow } from './reconciler';

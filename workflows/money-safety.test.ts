@@ -19,6 +19,7 @@ const decisionTimeoutMs = 3_000;
 
 let system: TestSystem;
 let bankUrl: string;
+const startedAt = new Date();
 let connection: Connection;
 let temporal: Client;
 beforeAll(async () => {
@@ -263,6 +264,22 @@ test('problem 6 | the bank down longer than the bound when a withdrawal starts |
   expect(await waitForStatus(user, pending.id, final, 20_000)).toMatchObject({ status: 'FAILED', failureCode: 'BANK_UNAVAILABLE' });
   expect(await walletOf(system.graphqlUrl, user.token)).toEqual({ available: 5_000n, held: 0n });
   expect(await ledgerMovements(pending.id)).toEqual([{ kind: 'pending', amount: 3_000n }, { kind: 'void_pending', amount: 3_000n }]);
+});
+
+test('statement reconciliation | the bank\'s succeeded payments, payouts and refunds of the period against the ledger | only the stray payment is reported', async () => {
+  // A payment the bank took under a reference that is no transaction of ours (every other one above agrees).
+  const stray = `stray-${randomUUID()}`;
+  const created = await bankCall(bankUrl, 'POST', '/v1/payments', { reference: stray, amount: '777', currency: 'INR', bank: 'HDFC' });
+  expect((await bankCall(bankUrl, 'POST', `/v1/payments/${created.body.id}/approve`)).status).toBe(200);
+  const period = { from: new Date(startedAt.getTime() - 60_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() };
+  const report = await temporal.workflow.execute('statementReconciliationWorkflow', { taskQueue: system.taskQueue, workflowId: `statement-${randomUUID()}`, args: [period] });
+  expect(report.payments).toBeGreaterThanOrEqual(2);
+  expect(report.payouts).toBeGreaterThanOrEqual(1);
+  expect(report.refunds).toBe(1);
+  expect(report.mismatches.map((mismatch: { kind: string; reference: string }) => [mismatch.kind, mismatch.reference])).toEqual([['unknown_reference', stray]]);
+  const { rows } = await system.pool.query('SELECT mismatch_count FROM statement_reconciliations WHERE id = $1', [report.id]);
+  expect(rows).toEqual([{ mismatch_count: 1 }]);
+  expect(await securityEvents(stray, 'statement.unknown_reference')).toHaveLength(1);
 });
 
 test('after all of it | the ledger sums to zero and agrees with its transfers', async () => {

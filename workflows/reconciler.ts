@@ -7,7 +7,7 @@ import type { Activities } from '../activities';
 import type { ReconcileCursor } from '../activities/reconciler';
 import { ledgerRetry } from './retry-policies';
 
-const { reconcilePage, pruneEventsPastRetention } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: ledgerRetry });
+const { reconcilePage, pruneEventsPastRetention, reconcileStatement } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: ledgerRetry });
 
 /** Pages one run handles before continuing as new (bounded history). */
 const pagesPerRunMax = 20;
@@ -37,4 +37,18 @@ export async function reconcilerWorkflow(input: { after?: ReconcileCursor | null
 
 export async function eventRetentionWorkflow(): Promise<number> {
   return pruneEventsPastRetention();
+}
+
+const dayMs = 24 * 3600 * 1000;
+
+/**
+ * The daily statement reconciliation: the bank's succeeded payments, payouts and refunds of a period
+ * (by default the previous UTC day, from the workflow's own clock) against the ledger.
+ */
+export async function statementReconciliationWorkflow(period: { from?: string; to?: string } = {}) {
+  const to = period.to ?? new Date(Math.floor(Date.now() / dayMs) * dayMs).toISOString();
+  const from = period.from ?? new Date(Date.parse(to) - dayMs).toISOString();
+  const report = await reconcileStatement({ from, to });
+  if (report.mismatches.length > 0) log.warn('statement mismatches', { from, to, mismatches: report.mismatches.length });
+  return report;
 }
