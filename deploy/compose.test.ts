@@ -28,7 +28,7 @@ const environment = (service: string): Record<string, string> =>
 
 test('compose | every role of the system | is a service', () => {
   expect(Object.keys(compose.services)).toEqual(
-    expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'temporal-schema', 'temporal-setup', 'migrate', 'api', 'worker', 'bank-sim']),
+    expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'temporal-schema', 'temporal-setup', 'migrate', 'api', 'worker', 'bank-sim', 'sms-sim']),
   );
   expect(compose.services.temporal.image).toMatch(/^temporalio\/server:/);
   expect(JSON.stringify(compose)).not.toContain('auto-setup');
@@ -71,7 +71,7 @@ test('config | NODE_ENV=production | refuses the development webhook secret, kno
 });
 
 test('compose | commands | name entry points that the build produces', () => {
-  for (const service of ['migrate', 'api', 'worker', 'bank-sim']) {
+  for (const service of ['migrate', 'api', 'worker', 'bank-sim', 'sms-sim']) {
     const entry = (compose.services[service].command as string[]).find((part) => part.startsWith('dist/'))!;
     expect(existsSync(path.join(root, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
   }
