@@ -110,12 +110,17 @@ export function readEnvironment(environment: NodeJS.ProcessEnv): BankSimulatorEn
     throw new ConfigurationError(`invalid bank simulator configuration: ${problems.join('; ')}`);
   }
   const value = parsed.data;
+  // Even a simulator signs with a secret a production API trusts: never the public development one there.
+  const webhookSecrets = value.BANK_SIM_WEBHOOK_SECRETS ?? [developmentWebhookSecret];
+  if (environment.NODE_ENV === 'production' && webhookSecrets.includes(developmentWebhookSecret)) {
+    throw new ConfigurationError('invalid bank simulator configuration: BANK_SIM_WEBHOOK_SECRETS: must be set (not the public development secret) when NODE_ENV=production');
+  }
   return {
     host: value.BANK_SIM_HOST,
     port: value.BANK_SIM_PORT ?? defaultPort,
     publicUrl: value.BANK_SIM_PUBLIC_URL === undefined ? null : value.BANK_SIM_PUBLIC_URL.replace(/\/+$/, ''),
     webhookUrl: value.BANK_SIM_WEBHOOK_URL,
-    webhookSecrets: value.BANK_SIM_WEBHOOK_SECRETS ?? [developmentWebhookSecret],
+    webhookSecrets,
     webhookRetryScheduleMs: value.BANK_SIM_RETRY_SCHEDULE_MS ?? [...defaultWebhookRetryScheduleMs],
     stateFile: value.BANK_SIM_STATE_FILE ?? null,
     seed: value.BANK_SIM_SEED ?? null,

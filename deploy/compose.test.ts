@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { readEnvironment } from '../bank-sim/config';
 import { apiConfigSchema, workerConfigSchema } from '../common/config';
 import { developmentWebhookSecret } from '../common/development';
 import { searchAttributes } from '../common/transactions';
@@ -51,6 +52,13 @@ test('compose | secrets and passwords | must be set by the operator: no developm
   expect(text).not.toContain(developmentWebhookSecret);
   for (const name of Object.keys(operatorSettings)) expect(text).toContain(`\${${name}:?`);
   expect(text).not.toMatch(/PASSWORD: [a-z]/i);
+});
+
+test('bank simulator | NODE_ENV=production | refuses the public development secret, accepts one of its own', () => {
+  expect(() => readEnvironment({ NODE_ENV: 'production' })).toThrow(/BANK_SIM_WEBHOOK_SECRETS/);
+  expect(() => readEnvironment({ NODE_ENV: 'production', BANK_SIM_WEBHOOK_SECRETS: developmentWebhookSecret })).toThrow(/BANK_SIM_WEBHOOK_SECRETS/);
+  expect(readEnvironment({ NODE_ENV: 'production', BANK_SIM_WEBHOOK_SECRETS: operatorSettings.BANK_WEBHOOK_SECRETS }).webhookSecrets).toHaveLength(1);
+  expect(readEnvironment({}).webhookSecrets).toEqual([developmentWebhookSecret]);
 });
 
 test('config | NODE_ENV=production | refuses the development webhook secret, known database passwords and introspection', () => {
