@@ -2,6 +2,7 @@
 // transaction left unfinished (not final, unchanged for a while) and every hold without a live payment,
 // oldest first, and make sure something finishes each: its own workflow (started when it never ran),
 // or a reconciliation (when its workflow is closed or gone). Nothing is skipped silently.
+import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ensurePaymentWorkflow, ensureReconciliation } from '../common/payment-workflows';
 import { workflowIdFor, type TransactionKind, type TransactionStatus } from '../common/transactions';
@@ -81,6 +82,8 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
       const page: ReconcilePage = { next: null, examined: candidates.length, running: 0, started: 0, reconciling: 0, flagged: 0 };
       const rows = await findTransactions(deps.pool, candidates.map((candidate) => candidate.id));
       for (const candidate of candidates) {
+        // A worker that dies mid-page is noticed at the heartbeat timeout, not at start-to-close.
+        Context.current().heartbeat();
         if (candidate.openHold) {
           // A final transaction still holding money: the SQL steps never leave one, so a person must look.
           await recordSecurityEvent(deps.pool, { kind: 'reconcile.hold_without_payment', outcome: 'flagged', userId: candidate.userId, actor: 'system', subject: candidate.id });
@@ -107,7 +110,10 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
     async pruneEventsPastRetention(): Promise<number> {
       const olderThan = new Date(Date.now() - deps.eventRetentionMs);
       let pruned = 0;
-      for (let batch; (batch = await pruneEvents(deps.pool, olderThan, pruneBatchMax)) > 0; ) pruned += batch;
+      for (let batch; (batch = await pruneEvents(deps.pool, olderThan, pruneBatchMax)) > 0; ) {
+        pruned += batch;
+        Context.current().heartbeat();
+      }
       return pruned;
     },
   };

@@ -7,7 +7,10 @@ import type { Activities } from '../activities';
 import type { ReconcileCursor } from '../activities/reconciler';
 import { ledgerRetry } from './retry-policies';
 
-const { reconcilePage, pruneEventsPastRetention, reconcileStatement } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: ledgerRetry });
+// Heartbeats: a worker that dies mid-page is noticed in seconds, so the Schedule (which skips a pass
+// while one runs) is never held up for the start-to-close bound.
+const { reconcilePage, pruneEventsPastRetention } = proxyActivities<Activities>({ startToCloseTimeout: '2m', heartbeatTimeout: '10s', retry: ledgerRetry });
+const { reconcileStatement } = proxyActivities<Activities>({ startToCloseTimeout: '10m', retry: ledgerRetry });
 
 /** Pages one run handles before continuing as new (bounded history). */
 const pagesPerRunMax = 20;

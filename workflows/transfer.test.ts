@@ -192,7 +192,7 @@ describe('sendMoney', () => {
     await expectCleanLedger(system.pool);
   }, 180_000);
 
-  test('sweeper | a transaction recorded without its workflow (API crashed) | still completes', async () => {
+  test('reconciler | a transaction recorded without its workflow (API crashed), right after a worker crash | still completes', async () => {
     const asha = await fundedUser('Asha', 1_000n);
     const ravi = await fundedUser('Ravi', 0n);
     const id = '01900000-0000-7000-8000-' + Date.now().toString(16).padStart(12, '0').slice(-12);
