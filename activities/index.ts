@@ -4,6 +4,7 @@ import type { Pool } from '../db/pool';
 import type { PaymentWorkflowInput } from '../common/transactions';
 import { BankClient } from './bank-client';
 import { createBankActivities } from './bank-payments';
+import { createConfirmationActivities } from './confirmation';
 import { createReconcilerActivities, type ReconcilerDependencies } from './reconciler';
 import { createStatementActivities } from './statement';
 import { postTransfer } from './transfer';
@@ -26,6 +27,7 @@ export function createActivities({ pool, bank, bankDecisionTimeoutMs, bankUnavai
     ...createBankActivities({ pool, bank, decisionTimeoutMs: bankDecisionTimeoutMs, unavailableAfterMs: bankUnavailableAfterMs }),
     ...createReconcilerActivities({ pool, ...reconciler }),
     ...createStatementActivities({ pool, bank }),
+    ...createConfirmationActivities({ pool }),
   };
 }
 

@@ -2,6 +2,7 @@
 // must be answered with its error (HTTP status and extensions.code) and change nothing: the counts of
 // users, sessions, transactions, ledger transfers, events and webhooks, and the wallets, stay the same.
 import { randomUUID } from 'node:crypto';
+import { Secret, TOTP } from 'otpauth';
 import { Webhook } from 'standardwebhooks';
 import { developmentWebhookSecret } from '../common/development';
 import { fundWalletForTesting } from '../db/test-funding';
@@ -19,6 +20,11 @@ let pendingPhone: string;
 let pending: { verificationId: string; code: string };
 let otherPending: { verificationId: string; code: string };
 let ashaSessionId: string;
+/** Two-factor on (its secret known here), and an enrolment started but not confirmed. */
+let tara: TestUser;
+let taraSecret: string;
+let pia: TestUser;
+let piaSecret: string;
 
 beforeAll(async () => {
   system = await startTestSystem();
@@ -34,10 +40,23 @@ beforeAll(async () => {
   pending = await verifyPhone(system.graphqlUrl, pendingPhone);
   otherPending = await verifyPhone(system.graphqlUrl, randomPhone());
   ashaSessionId = (await graphql(system.graphqlUrl, '{ sessions { id } }', {}, asha.token)).data.sessions[0].id;
+  tara = await signUpUser(system.graphqlUrl, 'Tara');
+  taraSecret = (await graphql(system.graphqlUrl, startEnrollment, {}, tara.token)).data.startTwoFactorEnrollment.secret;
+  await graphql(system.graphqlUrl, 'mutation($code: String!) { confirmTwoFactorEnrollment(code: $code) { recoveryCodes } }', { code: totpCode(taraSecret) }, tara.token);
+  pia = await signUpUser(system.graphqlUrl, 'Pia');
+  piaSecret = (await graphql(system.graphqlUrl, startEnrollment, {}, pia.token)).data.startTwoFactorEnrollment.secret;
 });
 afterAll(async () => {
   await system?.stop();
 });
+
+const startEnrollment = 'mutation { startTwoFactorEnrollment { secret } }';
+const totpCode = (secret: string, offsetSteps = 0) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + offsetSteps * 30_000 });
+/** A well-formed 6-digit code that is none of the secret's codes around now. */
+const wrongTotp = (secret: string): string => {
+  const near = new Set([-2, -1, 0, 1, 2].map((offset) => totpCode(secret, offset)));
+  return ['000000', '111111', '222222', '333333', '444444', '555555'].find((code) => !near.has(code))!;
+};
 
 async function snapshot(): Promise<string> {
   const { rows } = await system.pool.query(`SELECT
@@ -47,6 +66,8 @@ async function snapshot(): Promise<string> {
     (SELECT count(*) FROM phone_verifications) AS verifications,
     (SELECT count(*) FROM phone_verifications WHERE consumed_at IS NOT NULL) AS verifications_used,
     (SELECT count(*) FROM sessions WHERE revoked_at IS NULL) AS live_sessions,
+    (SELECT md5(string_agg(user_id || encode(secret_ciphertext, 'hex') || last_step || (enabled_at IS NOT NULL), ',' ORDER BY user_id)) FROM two_factor) AS two_factor_digest,
+    (SELECT count(*) FROM two_factor_recovery_codes WHERE used_at IS NULL) AS recovery_codes_unused,
     (SELECT md5(string_agg(name || password_hash, ',' ORDER BY id)) FROM users) AS users_digest,
     (SELECT string_agg(credits_posted - debits_posted - debits_pending || '/' || debits_pending, ',' ORDER BY id) FROM ledger_accounts) AS balances`);
   return JSON.stringify(rows[0], (_, value) => (typeof value === 'bigint' ? String(value) : value));
@@ -99,6 +120,9 @@ const mutation = (text: string, variables: Record<string, unknown>, token: strin
 const revokeSession = (id: unknown, token: string | null = asha.token) => mutation('mutation($id: ID!) { revokeSession(id: $id) }', { id }, token);
 const changePassword = (input: Record<string, unknown>) =>
   mutation('mutation($input: ChangePasswordInput!) { changePassword(input: $input) }', { input: { currentPassword: 'correct horse battery', newPassword: 'another long one', ...input } });
+const confirmTwoFactor = (code: unknown, token: string | null = pia.token) =>
+  mutation('mutation($code: String!) { confirmTwoFactorEnrollment(code: $code) { recoveryCodes } }', { code }, token);
+const disableTwoFactor = (code: unknown, token: string | null = tara.token) => mutation('mutation($code: String!) { disableTwoFactor(code: $code) }', { code }, token);
 /** A GraphQL-level error on one input field. */
 const fieldError = (field: string) => (answer: Answer & { field?: unknown }) => (answer.status === 200 || answer.status === 400) && answer.code === 'BAD_USER_INPUT' && answer.field === field;
 
@@ -186,6 +210,33 @@ const rows: Array<[string, () => Promise<Answer>, Answer | ((answer: Answer) => 
   ['changePassword with a wrong current password', () => changePassword({ currentPassword: 'not the password' }), fieldError('currentPassword')],
   ['changePassword to a 7-character password', () => changePassword({ newPassword: 'short12' }), fieldError('newPassword')],
   ['sendMoney to a phone in another format', () => send({ toPhone: ravi.phone.replace('+91', '0') }), graphqlError('BAD_USER_INPUT')],
+  // Two-factor codes: of the wrong shape (refused before anything is read or counted), wrong, or out of place
+  ...(
+    [
+      ['an empty code', ''], ['5 digits', '12345'], ['7 digits', '1234567'], ['letters', 'abcdef'], ['fullwidth digits', '１２３４５６'],
+      ['a code with spaces', ' 123456 '], ['a recovery code one character short', 'abcd-efgh-jkm'], ['a recovery code with a u', 'uuuu-uuuu-uuuu'],
+      ['a recovery code with misplaced hyphens', 'ab-cdefgh-jkmn'], ['a 1,000-character code', '1'.repeat(1_000)], ['a numeric code', 123456], ['a null code', null],
+      ['a 100 kB code', '1'.repeat(100_000)],
+    ] as Array<[string, unknown]>
+  ).flatMap(([name, code]): Array<[string, () => Promise<Answer>, (answer: Answer) => boolean]> => {
+    const expected = name === 'a 100 kB code' ? (answer: Answer) => answer.status === 413 : name === 'a numeric code' || name === 'a null code' ? graphqlError('BAD_USER_INPUT') : fieldError('code');
+    return [
+      [`disableTwoFactor with ${name}`, () => disableTwoFactor(code), expected],
+      // A recovery code's shape is no enrolment code either.
+      ...(name.startsWith('a recovery code') ? [] : [[`confirmTwoFactorEnrollment with ${name}`, () => confirmTwoFactor(code), expected] as [string, () => Promise<Answer>, (answer: Answer) => boolean]]),
+    ];
+  }),
+  ['confirmTwoFactorEnrollment with a recovery code', () => confirmTwoFactor('abcd-efgh-jkmn'), fieldError('code')],
+  ['confirmTwoFactorEnrollment with a wrong code', () => confirmTwoFactor(wrongTotp(piaSecret)), fieldError('code')],
+  ['confirmTwoFactorEnrollment with no enrolment started', () => confirmTwoFactor('123456', asha.token), graphqlError('BAD_USER_INPUT')],
+  ['confirmTwoFactorEnrollment when already on', () => confirmTwoFactor(totpCode(taraSecret, 1), tara.token), graphqlError('BAD_USER_INPUT')],
+  ['disableTwoFactor with a wrong code', () => disableTwoFactor(wrongTotp(taraSecret)), fieldError('code')],
+  ['disableTwoFactor with a wrong recovery code', () => disableTwoFactor('abcd-efgh-jkmn'), fieldError('code')],
+  ["disableTwoFactor with the code of another user's secret", () => disableTwoFactor(totpCode(taraSecret, 1), asha.token), graphqlError('BAD_USER_INPUT')],
+  ['disableTwoFactor without a token', () => disableTwoFactor(totpCode(taraSecret, 1), null), graphqlError('UNAUTHENTICATED')],
+  ['disableTwoFactor with a signed-out token', () => disableTwoFactor(totpCode(taraSecret, 1), signedOut.token), graphqlError('UNAUTHENTICATED')],
+  ['startTwoFactorEnrollment when already on', () => mutation(startEnrollment, {}, tara.token), graphqlError('BAD_USER_INPUT')],
+  ['startTwoFactorEnrollment without a token', () => mutation(startEnrollment, {}, null), graphqlError('UNAUTHENTICATED')],
   // Idempotency keys
   ['an empty idempotency key', () => send({ idempotencyKey: '' }), graphqlError('BAD_USER_INPUT')],
   ['a 256-character idempotency key', () => send({ idempotencyKey: 'k'.repeat(256) }), graphqlError('BAD_USER_INPUT')],

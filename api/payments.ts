@@ -1,17 +1,18 @@
 // The payment mutations' domain logic: validate, record the transaction under the client's
 // idempotency key, make sure its workflow runs, and wait a bounded time for an answer worth giving.
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { AppError, badInput } from '../common/errors';
 import { postTransfer } from '../activities/transfer';
 import { ensurePaymentWorkflow } from '../common/payment-workflows';
 import { parsePhone } from '../common/phone';
-import { isFinalStatus, type TransactionKind } from '../common/transactions';
+import { isFinalStatus, workflowIdFor, type TransactionKind } from '../common/transactions';
 import { ledgerTransferId } from '../db/ledger';
 import type { Pool } from '../db/pool';
-import { findTransaction, submitTransaction, type TransactionRow } from '../db/transactions';
+import { findTransaction, submitTransaction, type NewChallenge, type TransactionRow } from '../db/transactions';
 import { findUserByPhone, type User } from './auth';
+import { confirmPayment, newChallenge, sendChallengeCode, stepUpReason, type StepUpDependencies } from './step-up';
 import { WakeSignal, type EventHub } from './event-hub';
 
 export const noteLengthMax = 140;
@@ -29,6 +30,8 @@ export interface PaymentDependencies {
   transferExecution: 'workflow' | 'inline';
   hub: EventHub;
   mutationWaitMs: number;
+  /** Step-up confirmation (api/step-up.ts). */
+  confirmations: StepUpDependencies;
 }
 
 export function validateIdempotencyKey(key: string): string {
@@ -51,6 +54,9 @@ function fingerprint(parts: readonly (string | null)[]): Buffer {
 }
 
 interface PaymentRequest {
+  /** Chosen before recording, so that a confirmation code can be bound to it. */
+  id?: string;
+  confirmation?: NewChallenge | null;
   kind: TransactionKind;
   viewer: User;
   amount: bigint;
@@ -62,7 +68,7 @@ interface PaymentRequest {
 }
 
 /** Records the transaction (or finds the earlier one with this key) and makes sure its workflow runs. */
-async function submit(deps: PaymentDependencies, request: PaymentRequest, startWorkflow = true): Promise<TransactionRow> {
+async function submit(deps: PaymentDependencies, request: PaymentRequest, startWorkflow = true): Promise<TransactionRow & { created: boolean }> {
   const requestFingerprint = fingerprint([
     request.kind,
     String(request.amount),
@@ -72,7 +78,8 @@ async function submit(deps: PaymentDependencies, request: PaymentRequest, startW
     request.bankAccount,
   ]);
   const { transaction, created } = await submitTransaction(deps.pool, {
-    id: uuidv7(),
+    id: request.id ?? uuidv7(),
+    confirmation: request.confirmation ?? null,
     kind: request.kind,
     userId: request.viewer.id,
     counterpartyUserId: request.counterpartyUserId,
@@ -90,7 +97,33 @@ async function submit(deps: PaymentDependencies, request: PaymentRequest, startW
   if (startWorkflow && !isFinalStatus(transaction.status)) {
     await ensurePaymentWorkflow({ client: deps.temporal, taskQueue: deps.taskQueue }, transaction);
   }
+  return Object.assign(transaction, { created });
+}
+
+/**
+ * Records a payment that may need its user's confirmation: when the step-up policy asks for one, the
+ * payment is recorded AWAITING_CONFIRMATION with a challenge bound to it, and an SMS code (for users
+ * without an authenticator) goes out once it is recorded. A retry with the same key sends nothing again.
+ */
+async function submitWithStepUp(deps: PaymentDependencies, request: PaymentRequest, what: string, startWorkflow = true) {
+  const reason = await stepUpReason(deps.confirmations, { userId: request.viewer.id, ...request });
+  if (!reason) return submit(deps, request, startWorkflow);
+  const id = uuidv7();
+  const { challenge, code } = await newChallenge(deps.confirmations, request.viewer.id, id);
+  const transaction = await submit(deps, { ...request, id, confirmation: challenge }, startWorkflow);
+  if (transaction.created && code) {
+    // A lost SMS leaves the payment waiting until its challenge expires (then EXPIRED): nothing moves.
+    await sendChallengeCode(deps.confirmations, request.viewer.phone, id, code, what).catch(() => {});
+  }
   return transaction;
+}
+
+const awaitingConfirmation = (row: TransactionRow) => row.status === 'AWAITING_CONFIRMATION';
+
+export function describeAmount(amount: bigint): string {
+  const rupees = amount / 100n;
+  const paise = String(amount % 100n).padStart(2, '0');
+  return `Rs ${rupees.toLocaleString('en-IN')}.${paise}`;
 }
 
 /**
@@ -134,11 +167,13 @@ export async function sendMoney(deps: PaymentDependencies, viewer: User, input: 
   if (!recipient) throw badInput('No ZenPAY user has this phone number', 'toPhone');
   if (recipient.id === viewer.id) throw badInput('You cannot send money to yourself', 'toPhone');
   const inline = deps.transferExecution === 'inline';
-  const transaction = await submit(
+  const transaction = await submitWithStepUp(
     deps,
     { kind: 'TRANSFER', viewer, amount: input.amount, idempotencyKey, counterpartyUserId: recipient.id, note, bank: null, bankAccount: null },
+    `paying ${describeAmount(input.amount)} to ${maskPhone(recipient.phone)}`,
     !inline,
   );
+  if (awaitingConfirmation(transaction)) return transaction;
   if (inline) {
     await postTransfer(deps.pool, { transactionId: transaction.id });
     return (await findTransaction(deps.pool, transaction.id))!;
@@ -198,19 +233,42 @@ export async function withdraw(
   if (!bankAccountPattern.test(input.bankAccount)) {
     throw badInput('bankAccount is 6 to 34 letters and digits', 'bankAccount');
   }
-  const transaction = await submit(deps, {
-    kind: 'OFF_RAMP',
-    viewer,
-    amount: input.amount,
-    idempotencyKey,
-    counterpartyUserId: null,
-    note: null,
-    bank,
-    bankAccount: input.bankAccount,
-  });
+  const transaction = await submitWithStepUp(
+    deps,
+    { kind: 'OFF_RAMP', viewer, amount: input.amount, idempotencyKey, counterpartyUserId: null, note: null, bank, bankAccount: input.bankAccount },
+    `withdrawing ${describeAmount(input.amount)} to ${bank} account ending ${input.bankAccount.slice(-4)}`,
+  );
+  if (awaitingConfirmation(transaction)) return transaction;
   const holdId = ledgerTransferId(transaction.id, 'hold');
   const held = async (row: TransactionRow) =>
     row.status !== 'PENDING' ||
     ((await deps.pool.query('SELECT 1 FROM ledger_transfers WHERE id = $1', [holdId])).rowCount ?? 0) > 0;
   return awaitTransaction(deps, transaction.id, held, deps.mutationWaitMs);
+}
+
+const maskPhone = (phone: string): string => `${phone.slice(0, 3)}•••••${phone.slice(-4)}`;
+
+/**
+ * confirmTransaction: checks the code of a payment waiting for its user, releases it, tells its
+ * workflow (only a prompt: the workflow reads the status), and answers as sendMoney or withdraw would.
+ */
+export async function confirmTransaction(
+  deps: PaymentDependencies,
+  viewer: User,
+  input: { id: string; code: string },
+  clientAddress: string | null,
+): Promise<TransactionRow> {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  const found = uuid.test(input.id) ? await findTransaction(deps.pool, input.id.toLowerCase()) : null;
+  if (!found || found.userId !== viewer.id) throw new AppError('NOT_FOUND', 'No payment of yours waits for this confirmation');
+  if (found.status !== 'AWAITING_CONFIRMATION') return found;
+  await confirmPayment(deps.confirmations, viewer, found.id, input.code, clientAddress);
+  try {
+    await deps.temporal.workflow.getHandle(workflowIdFor(found.kind, found.id)).signal('paymentConfirmed');
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+    await ensurePaymentWorkflow({ client: deps.temporal, taskQueue: deps.taskQueue }, (await findTransaction(deps.pool, found.id))!);
+  }
+  if (found.kind === 'TRANSFER') return awaitTransaction(deps, found.id, (row) => isFinalStatus(row.status), deps.mutationWaitMs);
+  return awaitTransaction(deps, found.id, (row) => row.status !== 'PENDING', deps.mutationWaitMs);
 }

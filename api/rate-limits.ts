@@ -19,6 +19,7 @@ export const limitNames = [
   'signUpsByAddress',
   'mutationsByUser',
   'payeeLookupsByUser',
+  'secondFactorByUser',
 ] as const;
 export type LimitName = (typeof limitNames)[number];
 
@@ -45,6 +46,7 @@ function settings(config: ApiConfig): Record<LimitName, RateLimitSetting> {
     signUpsByAddress: config.RATE_LIMIT_SIGN_UPS_PER_ADDRESS,
     mutationsByUser: config.RATE_LIMIT_MUTATIONS_PER_USER,
     payeeLookupsByUser: config.RATE_LIMIT_PAYEE_LOOKUPS_PER_USER,
+    secondFactorByUser: config.RATE_LIMIT_SECOND_FACTOR_PER_USER,
   };
 }
 
@@ -129,6 +131,11 @@ export class RateLimits {
       await this.limiters[name].block(key, seconds);
       await this.refused(name, key, seconds * 1000, context);
     }
+  }
+
+  /** Gives back one use counted by consume (an attempt that turned out right, so only wrong ones count). */
+  async refund(name: LimitName, key: string): Promise<void> {
+    await this.limiters[name].reward(key, 1);
   }
 
   /** Forgets a key's failures (a successful sign-in from that phone and address). */

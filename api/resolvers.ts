@@ -10,8 +10,10 @@ import { findUserByPhone, requireSession, revokeSession, signIn, signUp, type Si
 import type { ApiContext } from './context';
 import { requestPhoneVerification } from './phone-verification';
 import { changePassword, listSessions, revokeSessionById, signOutEverywhere } from './sessions';
-import { addMoney, sendMoney, withdraw, type AddMoneyInput, type SendMoneyInput, type WithdrawInput } from './payments';
+import { addMoney, confirmTransaction, sendMoney, withdraw, type AddMoneyInput, type SendMoneyInput, type WithdrawInput } from './payments';
 import { DateTimeScalar, MoneyScalar } from './scalars';
+import { confirmTwoFactorEnrollment, disableTwoFactor, isTwoFactorEnabled, startTwoFactorEnrollment, verifySecondFactor } from './two-factor';
+import { findChallenge, type SecondFactor } from './step-up';
 import {
   decodeEventCursor,
   encodeEventCursor,
@@ -130,6 +132,12 @@ export const resolvers = {
       signOutEverywhere(context.deps, await limitMutation(context), context.client),
     changePassword: async (_: unknown, args: { input: { currentPassword: string; newPassword: string } }, context: ApiContext) =>
       changePassword(context.deps, await limitMutation(context), args.input, context.client),
+    startTwoFactorEnrollment: async (_: unknown, __: unknown, context: ApiContext) =>
+      startTwoFactorEnrollment(context.deps, await limitMutation(context), context.client),
+    confirmTwoFactorEnrollment: async (_: unknown, args: { code: string }, context: ApiContext) =>
+      confirmTwoFactorEnrollment(context.deps, await limitMutation(context), args.code, context.client),
+    disableTwoFactor: async (_: unknown, args: { code: string }, context: ApiContext) =>
+      disableTwoFactor(context.deps, await limitMutation(context), args.code, context.client),
     sendMoney: async (_: unknown, args: { input: SendMoneyInput }, context: ApiContext) => {
       const session = await limitMutation(context);
       return sendMoney(paymentDependencies(context), session.user, args.input);
@@ -141,6 +149,10 @@ export const resolvers = {
     withdraw: async (_: unknown, args: { input: WithdrawInput }, context: ApiContext) => {
       const session = await limitMutation(context);
       return withdraw(paymentDependencies(context), session.user, args.input);
+    },
+    confirmTransaction: async (_: unknown, args: { id: string; code: string }, context: ApiContext) => {
+      const session = await limitMutation(context);
+      return confirmTransaction(paymentDependencies(context), session.user, args, context.client.address);
     },
   },
 
@@ -189,6 +201,7 @@ export const resolvers = {
   Viewer: {
     wallet: async (_viewer: unknown, __: unknown, context: ApiContext) =>
       walletView(await userWallet(context.deps.pool, viewerId(context))),
+    twoFactorEnabled: (_viewer: unknown, __: unknown, context: ApiContext) => isTwoFactorEnabled(context.deps.pool, viewerId(context)),
   },
 
   Transaction: {
@@ -206,13 +219,17 @@ export const resolvers = {
       // limited way to ask): the sender sees the recipient's name only once it COMPLETED.
       return transaction.status === 'COMPLETED' ? `${other.name} (${other.phone})` : other.phone;
     },
+    confirmation: async (transaction: TransactionRow, _: unknown, context: ApiContext) =>
+      transaction.status === 'AWAITING_CONFIRMATION' && transaction.userId === context.session?.user.id
+        ? findChallenge(context.deps.pool, transaction.id)
+        : null,
     bankRedirectUrl: (transaction: TransactionRow) =>
       transaction.kind === 'ON_RAMP' && transaction.status === 'AWAITING_BANK' ? transaction.bankRedirectUrl : null,
   },
 };
 
 function paymentDependencies(context: ApiContext) {
-  const { pool, temporal, hub, config } = context.deps;
+  const { pool, temporal, hub, config, sms } = context.deps;
   return {
     pool,
     temporal,
@@ -221,5 +238,36 @@ function paymentDependencies(context: ApiContext) {
     mutationWaitMs: config.MUTATION_WAIT_MS,
     supportedBanks: config.SUPPORTED_BANKS,
     transferExecution: config.TRANSFER_EXECUTION,
+    confirmations: {
+      pool,
+      sms,
+      codeKey: config.PHONE_CODE_SECRET,
+      stepUp: {
+        amountOverMinor: config.STEP_UP_AMOUNT_OVER,
+        newPayee: config.STEP_UP_NEW_PAYEE,
+        newBankAccount: config.STEP_UP_NEW_BANK_ACCOUNT,
+        withinSeconds: config.PAYMENT_CONFIRMATION_TTL_SECONDS,
+        attemptsMax: config.PAYMENT_CONFIRMATION_ATTEMPTS_MAX,
+      },
+      secondFactor: secondFactorOf(context),
+    },
+  };
+}
+
+/**
+ * The viewer's second factor for payment step-up: their TOTP authenticator once enrolled. Every check
+ * counts against the per-user second-factor limit (a right code gives its point back), so many payments
+ * cannot be used to guess many codes.
+ */
+function secondFactorOf(context: ApiContext): SecondFactor {
+  const { pool, config, limits } = context.deps;
+  return {
+    isEnabled: (userId) => isTwoFactorEnabled(pool, userId),
+    async verify(userId, code, purpose) {
+      await limits.consume('secondFactorByUser', userId, { userId, clientAddress: context.client.address });
+      const verdict = await verifySecondFactor(pool, config, userId, code, purpose, { clientAddress: context.client.address });
+      if (verdict === 'ok') await limits.refund('secondFactorByUser', userId);
+      return verdict;
+    },
   };
 }

@@ -67,6 +67,17 @@ export type RateLimitSetting = z.output<typeof rateLimit>;
 /** Development only: in production PHONE_CODE_SECRET must be set to a key of one's own. */
 export const developmentPhoneCodeSecret = 'zenpay-development-phone-code-key-do-not-use-in-production';
 
+/**
+ * Development only: the key under which TOTP secrets are encrypted (32 bytes, base64). In production
+ * TWO_FACTOR_ENCRYPTION_KEY must be set to a key of one's own (`openssl rand -base64 32`).
+ */
+export const developmentTwoFactorEncryptionKey = 'emVucGF5LWRldi0yZmEta2V5LW5vdC1mb3ItcHJvZCE=';
+
+/** 32 random bytes in standard base64 (44 characters), e.g. from `openssl rand -base64 32`. */
+const aes256KeyBase64 = z
+  .string()
+  .refine((value) => /^[A-Za-z0-9+/]{43}=$/.test(value) && Buffer.from(value, 'base64').length === 32, 'must be 32 bytes in base64 (openssl rand -base64 32)');
+
 /** Phone verification, rate limits, sessions and WebSocket limits (README, "Identity and access"). */
 const identityConfig = {
   /** The SMS provider's API (the SMS simulator's, sms-sim/). */
@@ -76,6 +87,8 @@ const identityConfig = {
   PHONE_CODE_SECRET: z.string().min(32).default(developmentPhoneCodeSecret),
   PHONE_CODE_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(600),
   PHONE_CODE_ATTEMPTS_MAX: z.coerce.number().int().min(1).max(20).default(5),
+  /** The key under which TOTP secrets are stored (AES-256-GCM) and recovery codes hashed (HMAC), each a subkey. */
+  TWO_FACTOR_ENCRYPTION_KEY: aes256KeyBase64.default(developmentTwoFactorEncryptionKey),
   /** How many proxies in front of the API append to X-Forwarded-For (0: the TCP peer is the client). */
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(5).default(0),
   RATE_LIMIT_SIGN_IN_FAILURES_PER_PHONE_ADDRESS: rateLimit.prefault('5/900'),
@@ -90,6 +103,15 @@ const identityConfig = {
   RATE_LIMIT_SIGN_UPS_PER_ADDRESS: rateLimit.prefault('10/3600'),
   RATE_LIMIT_MUTATIONS_PER_USER: rateLimit.prefault('120/60'),
   RATE_LIMIT_PAYEE_LOOKUPS_PER_USER: rateLimit.prefault('30/3600'),
+  /** Wrong second-factor codes (TOTP or recovery) of one user, whatever they were for. */
+  RATE_LIMIT_SECOND_FACTOR_PER_USER: rateLimit.prefault('5/300'),
+  /** Step-up: payments of more than this many paise wait for the user's second factor (AWAITING_CONFIRMATION). */
+  STEP_UP_AMOUNT_OVER: z.string().regex(/^[0-9]{1,15}$/, 'must be an amount in paise').default('1000000').transform(BigInt),
+  /** Step-up for the first payment to a payee, and the first withdrawal to a bank account. */
+  STEP_UP_NEW_PAYEE: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+  STEP_UP_NEW_BANK_ACCOUNT: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+  PAYMENT_CONFIRMATION_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
+  PAYMENT_CONFIRMATION_ATTEMPTS_MAX: z.coerce.number().int().min(1).max(10).default(3),
   /** Every open session-bound WebSocket has its session checked again at least this often. */
   SESSION_RECHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(60_000),
   WS_SOCKETS_PER_USER_MAX: z.coerce.number().int().min(1).max(1000).default(10),
@@ -120,6 +142,9 @@ export const apiConfigSchema = z.object({
   // A production API must not run on the development key that everyone can read in this repository.
   if (config.NODE_ENV === 'production' && config.PHONE_CODE_SECRET === developmentPhoneCodeSecret) {
     context.addIssue({ code: 'custom', path: ['PHONE_CODE_SECRET'], message: 'must be set (not the development key) when NODE_ENV=production' });
+  }
+  if (config.NODE_ENV === 'production' && config.TWO_FACTOR_ENCRYPTION_KEY === developmentTwoFactorEncryptionKey) {
+    context.addIssue({ code: 'custom', path: ['TWO_FACTOR_ENCRYPTION_KEY'], message: 'must be set (not the development key) when NODE_ENV=production' });
   }
 }).transform((config) => ({
   ...config,

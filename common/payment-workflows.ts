@@ -12,7 +12,7 @@ export interface StartTarget {
 }
 
 export async function ensurePaymentWorkflow(target: StartTarget, transaction: TransactionRow): Promise<void> {
-  const input: PaymentWorkflowInput = { transactionId: transaction.id };
+  const input: PaymentWorkflowInput = { transactionId: transaction.id, ...(transaction.status === 'AWAITING_CONFIRMATION' ? { awaitConfirmation: true } : {}) };
   const attributes = [
     { key: searchAttributes.userId, value: transaction.userId },
     { key: searchAttributes.transactionId, value: transaction.id },

@@ -5,7 +5,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const transactionKinds = ['TRANSFER', 'ON_RAMP', 'OFF_RAMP'] as const;
 export type TransactionKind = (typeof transactionKinds)[number];
 
-export const transactionStatuses = ['PENDING', 'AWAITING_BANK', 'COMPLETED', 'FAILED', 'EXPIRED'] as const;
+export const transactionStatuses = ['PENDING', 'AWAITING_CONFIRMATION', 'AWAITING_BANK', 'COMPLETED', 'FAILED', 'EXPIRED'] as const;
 export type TransactionStatus = (typeof transactionStatuses)[number];
 
 export const finalStatuses: ReadonlySet<TransactionStatus> = new Set(['COMPLETED', 'FAILED', 'EXPIRED']);
@@ -49,6 +49,8 @@ export const searchAttributeDefinitions: readonly string[] = Object.values(searc
 /** What a workflow receives: only ids; everything else is read from the database by its activities. */
 export interface PaymentWorkflowInput {
   transactionId: string;
+  /** Set when the payment waits for its user's second factor first (AWAITING_CONFIRMATION). */
+  awaitConfirmation?: boolean;
 }
 
 export interface PaymentOutcome {

@@ -43,15 +43,26 @@ export interface NewTransaction {
   requestFingerprint: Buffer;
   bank: string | null;
   bankAccount: string | null;
+  /** Set when the payment must wait for its user's second factor (AWAITING_CONFIRMATION). */
+  confirmation?: NewChallenge | null;
+}
+
+export interface NewChallenge {
+  method: 'TOTP' | 'SMS';
+  /** SMS: HMAC of "<transaction id>:<code>" under the code key. */
+  codeHash: Buffer | null;
+  withinSeconds: number;
+  attemptsMax: number;
 }
 
 /**
- * Inserts a PENDING transaction with its first events, or finds the one the same user made earlier
- * with the same idempotency key (created: false). The caller compares fingerprints. One round trip.
+ * Inserts a transaction (PENDING, or AWAITING_CONFIRMATION with its challenge) with its first events,
+ * or finds the one the same user made earlier with the same idempotency key (created: false). The
+ * caller compares fingerprints. One round trip.
  */
 export async function submitTransaction(db: Queryable, input: NewTransaction): Promise<{ transaction: TransactionRow; created: boolean }> {
   const { rows } = await db.query<TransactionRow>(
-    `SELECT ${transactionColumns} FROM zp_submit_transaction($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    `SELECT ${transactionColumns} FROM zp_submit_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
     [
       input.id,
       input.kind,
@@ -63,10 +74,14 @@ export async function submitTransaction(db: Queryable, input: NewTransaction): P
       input.requestFingerprint,
       input.bank,
       input.bankAccount,
+      input.confirmation?.method ?? null,
+      input.confirmation?.codeHash ?? null,
+      input.confirmation?.withinSeconds ?? null,
+      input.confirmation?.attemptsMax ?? null,
     ],
   );
   const transaction = rows[0];
-  if (!transaction) throw new Error('zp_submit_transaction returned no row');
+  if (!transaction) throw new Error('zp_submit_payment returned no row');
   return { transaction, created: transaction.id === input.id };
 }
 

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { readEnvironment } from '../bank-sim/config';
-import { apiConfigSchema, workerConfigSchema } from '../common/config';
+import { apiConfigSchema, developmentTwoFactorEncryptionKey, workerConfigSchema } from '../common/config';
 import { developmentWebhookSecret } from '../common/development';
 import { searchAttributes } from '../common/transactions';
 
@@ -16,6 +16,7 @@ const operatorSettings: Record<string, string> = {
   POSTGRES_PASSWORD: 'compose-test-owner-password',
   ZENPAY_APP_DATABASE_PASSWORD: 'compose-test-app-password',
   PHONE_CODE_SECRET: 'compose-test-phone-code-key-of-32-characters-or-more',
+  TWO_FACTOR_ENCRYPTION_KEY: Buffer.from('compose-test-two-factor-key-32-b').toString('base64'),
   BANK_WEBHOOK_SECRETS: 'whsec_' + Buffer.from('compose-test-bank-webhook-secret-0123456789').toString('base64'),
 };
 const substitute = (value: string): string =>
@@ -65,10 +66,19 @@ test('config | NODE_ENV=production | refuses the development webhook secret, kno
   const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://zenpay_app:a-real-password@db:5432/zenpay' };
   const refused = (schema: typeof apiConfigSchema | typeof workerConfigSchema, env: Record<string, string>) =>
     (schema.safeParse(env).error?.issues ?? []).map((issue) => issue.path.join('.')).sort();
-  const apiProduction = { ...production, BANK_WEBHOOK_SECRETS: operatorSettings.BANK_WEBHOOK_SECRETS!, PHONE_CODE_SECRET: 'a-production-phone-code-key-of-32-characters-or-more' };
+  const apiProduction = {
+    ...production,
+    BANK_WEBHOOK_SECRETS: operatorSettings.BANK_WEBHOOK_SECRETS!,
+    PHONE_CODE_SECRET: 'a-production-phone-code-key-of-32-characters-or-more',
+    TWO_FACTOR_ENCRYPTION_KEY: Buffer.from('a-production-two-factor-key-32-b').toString('base64'),
+  };
   expect(refused(apiConfigSchema, apiProduction)).toEqual([]);
   expect(refused(apiConfigSchema, { ...apiProduction, BANK_WEBHOOK_SECRETS: developmentWebhookSecret })).toEqual(['BANK_WEBHOOK_SECRETS']);
-  expect(refused(apiConfigSchema, { NODE_ENV: 'production', PHONE_CODE_SECRET: apiProduction.PHONE_CODE_SECRET })).toEqual(['BANK_WEBHOOK_SECRETS', 'DATABASE_URL']);
+  expect(refused(apiConfigSchema, { NODE_ENV: 'production', PHONE_CODE_SECRET: apiProduction.PHONE_CODE_SECRET, TWO_FACTOR_ENCRYPTION_KEY: apiProduction.TWO_FACTOR_ENCRYPTION_KEY })).toEqual(['BANK_WEBHOOK_SECRETS', 'DATABASE_URL']);
+  const { TWO_FACTOR_ENCRYPTION_KEY: _, ...withoutTwoFactorKey } = apiProduction;
+  expect(refused(apiConfigSchema, withoutTwoFactorKey)).toEqual(['TWO_FACTOR_ENCRYPTION_KEY']);
+  expect(refused(apiConfigSchema, { ...apiProduction, TWO_FACTOR_ENCRYPTION_KEY: developmentTwoFactorEncryptionKey })).toEqual(['TWO_FACTOR_ENCRYPTION_KEY']);
+  expect(refused(apiConfigSchema, { ...apiProduction, TWO_FACTOR_ENCRYPTION_KEY: Buffer.alloc(16, 7).toString('base64') })).toEqual(['TWO_FACTOR_ENCRYPTION_KEY']);
   expect(refused(apiConfigSchema, { ...apiProduction, GRAPHQL_INTROSPECTION: 'true' })).toEqual(['GRAPHQL_INTROSPECTION']);
   expect(apiConfigSchema.parse(apiProduction).GRAPHQL_INTROSPECTION).toBe(false);
   expect(apiConfigSchema.parse({}).GRAPHQL_INTROSPECTION).toBe(true);

@@ -6,6 +6,7 @@
 import { continueAsNew, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { searchAttributes, type PaymentOutcome, type PaymentWorkflowInput } from '../common/transactions';
 import { acceptBankClaims, progressQuery, type PaymentProgress } from './bank-outcome';
+import { awaitConfirmation } from './confirmation';
 import { bankActivities as bank, finish, isDecided, ledgerActivities as ledger, lookAtBank, waitForBankWord, type DecidedView } from './bank-wait';
 
 export interface OffRampInput extends PaymentWorkflowInput {
@@ -25,10 +26,16 @@ export async function offRampWorkflow(input: OffRampInput): Promise<PaymentOutco
   let userId: string | null = null;
   const inbox = acceptBankClaims(input.transactionId, () => userId);
 
-  const refused = await ledger.holdWithdrawal(input);
+  const refused = await ledger.holdWithdrawal({ transactionId: input.transactionId });
   if (refused) return finish(progress, refused);
+  if (input.awaitConfirmation) {
+    // Held first, so the money is reserved while the user confirms; an expiry releases it.
+    progress.stage = 'waiting for the user to confirm';
+    const ended = await awaitConfirmation(input.transactionId);
+    if (ended) return finish(progress, ended);
+  }
   progress.stage = 'creating payout at the bank';
-  const payout = await bank.startPayout(input);
+  const payout = await bank.startPayout({ transactionId: input.transactionId });
   userId = payout.userId;
   if (payout.outcome) return finish(progress, payout.outcome);
   Object.assign(progress, { stage: 'waiting for the bank', bank: payout.bank, bankObjectId: payout.bankObjectId, deadlineAt: payout.deadlineAt });

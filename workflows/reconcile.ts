@@ -9,6 +9,7 @@ import type { TransactionSummary } from '../activities/bank-payments';
 import { failureCodes } from '../common/errors';
 import { isFinalStatus, type PaymentOutcome } from '../common/transactions';
 import { acceptBankClaims, progressQuery, type ClaimInbox, type PaymentProgress } from './bank-outcome';
+import { awaitConfirmation } from './confirmation';
 import { bankActivities as bank, isDecided, ledgerActivities as ledger, lookAtBank, type Expected } from './bank-wait';
 import { postTransferActivity } from './transfer';
 
@@ -44,6 +45,12 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     progress.outcome = outcome?.status ?? transaction.status;
     return { transactionId: input.transactionId, action, outcome };
   };
+  if (transaction.status === 'AWAITING_CONFIRMATION') {
+    // Its workflow is gone while its user may still confirm: wait out the challenge here instead.
+    const ended = await awaitConfirmation(input.transactionId);
+    if (ended) return done('finished', ended);
+    transaction.status = 'PENDING';
+  }
   if (transaction.kind === 'TRANSFER') {
     return isFinalStatus(transaction.status) ? done('none') : done('finished', await postTransferActivity({ transactionId: input.transactionId }));
   }

@@ -1,14 +1,20 @@
 // A P2P transfer: one ledger step that moves the money or records why not (e.g. INSUFFICIENT_FUNDS).
 // The step is a local activity: it is short, idempotent, and saves a round trip through the server.
-// The workflow finishes in its first task, so it records nothing else: its outcome is its result.
+// The workflow finishes in its first task, so it records nothing else: its outcome is its result. A
+// transfer that needs its user's confirmation (step-up) waits for it first.
 import { proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PaymentOutcome, PaymentWorkflowInput } from '../common/transactions';
+import { awaitConfirmation } from './confirmation';
 import { ledgerRetry } from './retry-policies';
 
 const { postTransfer } = proxyLocalActivities<Activities>({ startToCloseTimeout: '15s', retry: ledgerRetry });
 export const postTransferActivity = postTransfer;
 
 export async function transferWorkflow(input: PaymentWorkflowInput): Promise<PaymentOutcome> {
-  return postTransfer(input);
+  if (input.awaitConfirmation) {
+    const ended = await awaitConfirmation(input.transactionId);
+    if (ended) return ended;
+  }
+  return postTransfer({ transactionId: input.transactionId });
 }
