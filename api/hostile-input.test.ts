@@ -122,6 +122,8 @@ const changePassword = (input: Record<string, unknown>) =>
   mutation('mutation($input: ChangePasswordInput!) { changePassword(input: $input) }', { input: { currentPassword: 'correct horse battery', newPassword: 'another long one', ...input } });
 const confirmTwoFactor = (code: unknown, token: string | null = pia.token) =>
   mutation('mutation($code: String!) { confirmTwoFactorEnrollment(code: $code) { recoveryCodes } }', { code }, token);
+const confirmTransaction = (id: unknown, code: unknown, token: string | null = asha.token) =>
+  mutation('mutation($id: ID!, $code: String!) { confirmTransaction(id: $id, code: $code) { id status } }', { id, code }, token);
 const disableTwoFactor = (code: unknown, token: string | null = tara.token) => mutation('mutation($code: String!) { disableTwoFactor(code: $code) }', { code }, token);
 /** A GraphQL-level error on one input field. */
 const fieldError = (field: string) => (answer: Answer & { field?: unknown }) => (answer.status === 200 || answer.status === 400) && answer.code === 'BAD_USER_INPUT' && answer.field === field;
@@ -230,6 +232,11 @@ const rows: Array<[string, () => Promise<Answer>, Answer | ((answer: Answer) => 
   ['confirmTwoFactorEnrollment with a wrong code', () => confirmTwoFactor(wrongTotp(piaSecret)), fieldError('code')],
   ['confirmTwoFactorEnrollment with no enrolment started', () => confirmTwoFactor('123456', asha.token), graphqlError('BAD_USER_INPUT')],
   ['confirmTwoFactorEnrollment when already on', () => confirmTwoFactor(totpCode(taraSecret, 1), tara.token), graphqlError('BAD_USER_INPUT')],
+  ['confirmTransaction of no such payment', () => confirmTransaction(randomUUID(), '123456'), graphqlError('NOT_FOUND')],
+  ['confirmTransaction with an id that is no uuid', () => confirmTransaction('1 OR 1=1', '123456'), graphqlError('NOT_FOUND')],
+  ['confirmTransaction with a 10 000-character code', () => confirmTransaction(randomUUID(), '9'.repeat(10_000)), graphqlError('NOT_FOUND')],
+  ['confirmTransaction with a number for the code', () => confirmTransaction(randomUUID(), 123456), graphqlError('BAD_USER_INPUT')],
+  ['confirmTransaction without a token', () => confirmTransaction(randomUUID(), '123456', null), graphqlError('UNAUTHENTICATED')],
   ['disableTwoFactor with a wrong code', () => disableTwoFactor(wrongTotp(taraSecret)), fieldError('code')],
   ['disableTwoFactor with a wrong recovery code', () => disableTwoFactor('abcd-efgh-jkmn'), fieldError('code')],
   ["disableTwoFactor with the code of another user's secret", () => disableTwoFactor(totpCode(taraSecret, 1), asha.token), graphqlError('BAD_USER_INPUT')],
