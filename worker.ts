@@ -29,6 +29,7 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
       bank: new BankClient({ baseUrl: config.BANK_API_URL, timeoutMs: config.BANK_API_TIMEOUT_MS }),
       bankDecisionTimeoutMs: config.BANK_DECISION_TIMEOUT_MS,
       bankUnavailableAfterMs: config.BANK_UNAVAILABLE_AFTER_MS,
+      webAppUrl: config.WEB_APP_URL,
       reconciler: {
         client,
         taskQueue: config.TEMPORAL_TASK_QUEUE,

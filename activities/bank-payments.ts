@@ -20,6 +20,15 @@ export interface BankActivityDependencies {
   decisionTimeoutMs: number;
   /** A bank unreachable for longer than this (one activity's retries) ends a payment BANK_UNAVAILABLE. */
   unavailableAfterMs: number;
+  /** The web app, where the bank's page sends the browser back after an on-ramp; none: the bank's own page. */
+  webAppUrl?: string;
+}
+
+/** Where the bank's page sends the browser back: the web app's page of this on-ramp (never a client's choice). */
+export function onRampReturnUrl(webAppUrl: string, transactionId: string): string {
+  const url = new URL('add-money/return', webAppUrl.endsWith('/') ? webAppUrl : `${webAppUrl}/`);
+  url.searchParams.set('transaction', transactionId);
+  return url.toString();
 }
 
 /** What a workflow learns once the bank knows about the payment or payout. */
@@ -153,7 +162,8 @@ export function createBankActivities(deps: BankActivityDependencies) {
     /** Creates the bank payment of an ON_RAMP and moves it to AWAITING_BANK with the bank's page. */
     startOnRamp: ({ transactionId }: PaymentWorkflowInput): Promise<BankStarted> =>
       startAtBank(deps, transactionId, 'ON_RAMP', async (transaction) => {
-        const payment = await deps.bank.createPayment({ reference: transaction.id, amount: String(transaction.amount), bank: transaction.bank! });
+        const returnUrl = deps.webAppUrl ? onRampReturnUrl(deps.webAppUrl, transaction.id) : undefined;
+        const payment = await deps.bank.createPayment({ reference: transaction.id, amount: String(transaction.amount), bank: transaction.bank!, returnUrl });
         return { bankObjectId: payment.id, redirectUrl: payment.redirectUrl ?? null };
       }),
 

@@ -6,6 +6,7 @@ import { BankClient } from './bank-client';
 import { createBankActivities } from './bank-payments';
 import { createConfirmationActivities } from './confirmation';
 import { createReconcilerActivities, type ReconcilerDependencies } from './reconciler';
+import { createReviewActivities } from './review';
 import { createStatementActivities } from './statement';
 import { postTransfer } from './transfer';
 
@@ -19,15 +20,18 @@ export interface ActivityDependencies {
   bankUnavailableAfterMs: number;
   /** The reconciler's Temporal client, task queue and thresholds. */
   reconciler: Omit<ReconcilerDependencies, 'pool'>;
+  /** Where the bank sends the browser back after an on-ramp (the web app); none: the bank's own page. */
+  webAppUrl?: string;
 }
 
-export function createActivities({ pool, bank, bankDecisionTimeoutMs, bankUnavailableAfterMs, reconciler }: ActivityDependencies) {
+export function createActivities({ pool, bank, bankDecisionTimeoutMs, bankUnavailableAfterMs, reconciler, webAppUrl }: ActivityDependencies) {
   return {
     postTransfer: (input: PaymentWorkflowInput) => postTransfer(pool, input),
-    ...createBankActivities({ pool, bank, decisionTimeoutMs: bankDecisionTimeoutMs, unavailableAfterMs: bankUnavailableAfterMs }),
+    ...createBankActivities({ pool, bank, decisionTimeoutMs: bankDecisionTimeoutMs, unavailableAfterMs: bankUnavailableAfterMs, webAppUrl }),
     ...createReconcilerActivities({ pool, ...reconciler }),
     ...createStatementActivities({ pool, bank }),
     ...createConfirmationActivities({ pool }),
+    ...createReviewActivities({ pool }),
   };
 }
 

@@ -93,7 +93,7 @@ export function createReconcilerActivities(deps: ReconcilerDependencies) {
         const state = await workflowState(deps.client, workflowIdFor(candidate.kind, candidate.id));
         if (state === 'running') {
           page.running++;
-        } else if (state === 'missing' && candidate.status === 'PENDING') {
+        } else if (state === 'missing' && (candidate.status === 'PENDING' || candidate.status === 'IN_REVIEW')) {
           await ensurePaymentWorkflow(target, rows.get(candidate.id)!);
           page.started++;
         } else {

@@ -15,7 +15,7 @@ import { checkCode, consumeVerification, validateVerificationInput, wrongCode, t
 import { signInLimits, type RateLimits } from './rate-limits';
 
 // OWASP Password Storage Cheat Sheet: argon2id, 19 MiB of memory, 2 iterations, 1 degree of parallelism.
-const argon2Options = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+export const argon2Options = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 const passwordLengthMin = 8;
 const passwordLengthMax = 128;
 const nameLengthMax = 100;

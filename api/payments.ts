@@ -14,6 +14,7 @@ import { findTransaction, submitTransaction, type NewChallenge, type Transaction
 import { findUserByPhone, type User } from './auth';
 import { confirmPayment, newChallenge, sendChallengeCode, stepUpReason, type StepUpDependencies } from './step-up';
 import { WakeSignal, type EventHub } from './event-hub';
+import { limitRefusal, limitsArgument, scorePayment, type FraudPolicy } from './fraud';
 
 export const noteLengthMax = 140;
 export const idempotencyKeyLengthMax = 255;
@@ -32,6 +33,10 @@ export interface PaymentDependencies {
   mutationWaitMs: number;
   /** Step-up confirmation (api/step-up.ts). */
   confirmations: StepUpDependencies;
+  /** Limits and fraud rules (api/fraud.ts). */
+  fraud: FraudPolicy;
+  /** Who asks: the session (for the NEW_SESSION rule) and address (for the security event log). */
+  origin: { sessionTokenHash: Buffer | null; clientAddress: string | null };
 }
 
 export function validateIdempotencyKey(key: string): string {
@@ -77,7 +82,15 @@ async function submit(deps: PaymentDependencies, request: PaymentRequest, startW
     request.bank,
     request.bankAccount,
   ]);
+  const decision = await scorePayment(
+    deps.pool,
+    deps.fraud,
+    { kind: request.kind, userId: request.viewer.id, amount: request.amount, payeeId: request.counterpartyUserId, sessionTokenHash: deps.origin.sessionTokenHash },
+    deps.origin.clientAddress,
+  );
   const { transaction, created } = await submitTransaction(deps.pool, {
+    limits: limitsArgument(deps.fraud),
+    decision,
     id: request.id ?? uuidv7(),
     confirmation: request.confirmation ?? null,
     kind: request.kind,
@@ -89,7 +102,7 @@ async function submit(deps: PaymentDependencies, request: PaymentRequest, startW
     requestFingerprint,
     bank: request.bank,
     bankAccount: request.bankAccount,
-  });
+  }).catch((error: unknown) => limitRefusal(deps.pool, error, { userId: request.viewer.id, clientAddress: deps.origin.clientAddress, kind: request.kind }));
   if (!created && !transaction.requestFingerprint.equals(requestFingerprint)) {
     throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This idempotencyKey was already used for a different request');
   }
@@ -118,7 +131,8 @@ async function submitWithStepUp(deps: PaymentDependencies, request: PaymentReque
   return transaction;
 }
 
-const awaitingConfirmation = (row: TransactionRow) => row.status === 'AWAITING_CONFIRMATION';
+/** Waiting for its user or an operator: the mutation answers at once, the events tell the rest. */
+const awaitingConfirmation = (row: TransactionRow) => row.status === 'AWAITING_CONFIRMATION' || row.status === 'IN_REVIEW';
 
 export function describeAmount(amount: bigint): string {
   const rupees = amount / 100n;
@@ -238,10 +252,11 @@ export async function withdraw(
     { kind: 'OFF_RAMP', viewer, amount: input.amount, idempotencyKey, counterpartyUserId: null, note: null, bank, bankAccount: input.bankAccount },
     `withdrawing ${describeAmount(input.amount)} to ${bank} account ending ${input.bankAccount.slice(-4)}`,
   );
-  if (awaitingConfirmation(transaction)) return transaction;
+  if (transaction.status === 'AWAITING_CONFIRMATION') return transaction;
   const holdId = ledgerTransferId(transaction.id, 'hold');
+  // One in review is held by its workflow first, as any other.
   const held = async (row: TransactionRow) =>
-    row.status !== 'PENDING' ||
+    (row.status !== 'PENDING' && row.status !== 'IN_REVIEW') ||
     ((await deps.pool.query('SELECT 1 FROM ledger_transfers WHERE id = $1', [holdId])).rowCount ?? 0) > 0;
   return awaitTransaction(deps, transaction.id, held, deps.mutationWaitMs);
 }
@@ -269,6 +284,6 @@ export async function confirmTransaction(
     if (!(error instanceof WorkflowNotFoundError)) throw error;
     await ensurePaymentWorkflow({ client: deps.temporal, taskQueue: deps.taskQueue }, (await findTransaction(deps.pool, found.id))!);
   }
-  if (found.kind === 'TRANSFER') return awaitTransaction(deps, found.id, (row) => isFinalStatus(row.status), deps.mutationWaitMs);
+  if (found.kind === 'TRANSFER') return awaitTransaction(deps, found.id, (row) => isFinalStatus(row.status) || row.status === 'IN_REVIEW', deps.mutationWaitMs);
   return awaitTransaction(deps, found.id, (row) => row.status !== 'PENDING', deps.mutationWaitMs);
 }

@@ -14,6 +14,8 @@ import { addMoney, confirmTransaction, sendMoney, withdraw, type AddMoneyInput, 
 import { DateTimeScalar, MoneyScalar } from './scalars';
 import { confirmTwoFactorEnrollment, disableTwoFactor, isTwoFactorEnabled, startTwoFactorEnrollment, verifySecondFactor } from './two-factor';
 import { findChallenge, type SecondFactor } from './step-up';
+import { fraudPolicyOf } from './fraud';
+import { viewerAnalytics, viewerStatement, type Granularity, type MoneyFlow } from './analytics';
 import {
   decodeEventCursor,
   encodeEventCursor,
@@ -110,6 +112,18 @@ export const resolvers = {
       const payee = await findUserByPhone(context.deps.pool, phone);
       return payee ? { phone, maskedName: maskName(payee.name) } : null;
     },
+    analytics: async (_: unknown, args: { from: Date; to: Date; granularity: Granularity; timeZone: string }, context: ApiContext) => {
+      const found = await viewerAnalytics(context.deps.pool, viewerId(context), args);
+      const flow = ({ moneyIn, moneyOut, count }: MoneyFlow) => ({ moneyIn, moneyOut, count });
+      return {
+        ...found,
+        series: found.series.map((bucket) => ({ start: bucket.start, flow: flow(bucket) })),
+        byKind: found.byKind.map((row) => ({ kind: row.kind, flow: flow(row) })),
+        byCounterparty: found.byCounterparty.map((row) => ({ counterparty: row.counterparty, flow: flow(row) })),
+      };
+    },
+    statement: async (_: unknown, args: { month: string; timeZone: string }, context: ApiContext) =>
+      viewerStatement(context.deps.pool, viewerId(context), args.month, args.timeZone),
   },
 
   Mutation: {
@@ -251,6 +265,8 @@ function paymentDependencies(context: ApiContext) {
       },
       secondFactor: secondFactorOf(context),
     },
+    fraud: fraudPolicyOf(config),
+    origin: { sessionTokenHash: context.session?.tokenHash ?? null, clientAddress: context.client.address },
   };
 }
 

@@ -9,7 +9,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, resolveSession, type Session } from './auth';
 import { clientInfo, type ClientInfo } from './client-address';
 import type { ApiDependencies } from './context';
+import { isSameOrigin, serveWebApp } from './web';
 import { createGraphQLServer, withContractCode } from './yoga';
+import { createOperatorGraphQLServer, operatorEndpoint } from './operator-api';
 
 const webSocketPayloadBytesMax = 64 * 1024;
 const graphqlBodyBytesMax = 64 * 1024;
@@ -49,8 +51,13 @@ export function createApp(deps: ApiDependencies, extraRoutes?: (app: express.Exp
     response.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', database, temporal, events: deps.hub.listening ? 'ok' : 'reconnecting' });
   });
   extraRoutes?.(app);
+  // The operator API (its own schema and sessions; no WebSocket), before the users' endpoint.
+  const operatorYoga = createOperatorGraphQLServer(deps);
+  app.use(operatorEndpoint, express.json({ limit: graphqlBodyBytesMax }), (request, response) => void operatorYoga(request, response));
   // A bounded JSON body, parsed here (Yoga uses an already-parsed body); anything else goes to Yoga as is.
   app.use(yoga.graphqlEndpoint, express.json({ limit: graphqlBodyBytesMax }), (request, response) => void yoga(request, response));
+  // The web app at / (api/web.ts): static files with a strict Content-Security-Policy.
+  serveWebApp(app);
   app.use(((error, _request, response, _next) => {
     const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 400;
     const message = status === 413 ? `The request body is larger than ${graphqlBodyBytesMax} bytes` : 'The request body is not valid JSON';
@@ -59,9 +66,10 @@ export function createApp(deps: ApiDependencies, extraRoutes?: (app: express.Exp
   return { app, yoga };
 }
 
-function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
-  // Non-browser clients send no Origin; browsers always do, and must be on the list.
-  return origin === undefined || allowed.includes(origin);
+function originAllowed(origin: string | undefined, allowed: readonly string[], host: string | undefined): boolean {
+  // Non-browser clients send no Origin; browsers always do, and must be on the list or be the web app
+  // this API serves itself (the page's origin is the host the upgrade request went to).
+  return origin === undefined || allowed.includes(origin) || isSameOrigin(origin, host);
 }
 
 export async function startApiServer(
@@ -76,7 +84,7 @@ export async function startApiServer(
     server,
     path: yoga.graphqlEndpoint,
     maxPayload: webSocketPayloadBytesMax,
-    verifyClient: ({ origin }: { origin?: string }) => originAllowed(origin, allowedOrigins),
+    verifyClient: ({ origin, req }: { origin?: string; req: import('node:http').IncomingMessage }) => originAllowed(origin, allowedOrigins, req.headers.host),
   });
 
   const stateOf = (socket: WebSocket): SocketState => {

@@ -130,7 +130,7 @@ describe('sockets bound to sessions', () => {
 
 /**
  * What a production API demands (common/config.ts): a database login of its own in the application role,
- * the bank's own webhook secret, its own code key, introspection off.
+ * the bank's own webhook secret, its own code and two-factor keys, introspection off.
  */
 async function productionEnvironment(role: string): Promise<NodeJS.ProcessEnv> {
   const password = randomBytes(16).toString('hex');
@@ -143,6 +143,7 @@ async function productionEnvironment(role: string): Promise<NodeJS.ProcessEnv> {
     DATABASE_URL: databaseUrl.toString(),
     BANK_WEBHOOK_SECRETS: `whsec_${randomBytes(32).toString('base64')}`,
     PHONE_CODE_SECRET: randomBytes(32).toString('hex'),
+    TWO_FACTOR_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     GRAPHQL_INTROSPECTION: 'false',
   };
 }

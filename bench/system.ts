@@ -133,6 +133,8 @@ async function assemble(parts: Parts): Promise<BenchSystem> {
         API_PORT: '0',
         TRANSFER_EXECUTION: 'inline',
         LOG_LEVEL: 'warn',
+        // As the measured system: no step-up, payment limits or fraud rules in the way of scripted users.
+        ...generousRateLimits,
       },
       logFile: path.join(parts.logDir, 'api-direct.log'),
       readyLine: /api listening/,

@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { bankApiTimeoutMsMax } from './bank';
 import { developmentAppDatabasePassword, developmentBanks, developmentWebhookSecret } from './development';
+import { defaultReviewScore, parseFraudRuleOverrides } from './fraud-rules';
+import { parseLimitOverrides } from './limits';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
@@ -78,6 +80,34 @@ const aes256KeyBase64 = z
   .string()
   .refine((value) => /^[A-Za-z0-9+/]{43}=$/.test(value) && Buffer.from(value, 'base64').length === 32, 'must be 32 bytes in base64 (openssl rand -base64 32)');
 
+const onOff = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+/** A table's overrides: parsed with its own parser, whose message names the bad entry. */
+const overrides = <T>(parse: (text: string) => T) =>
+  z.string().transform((text, context) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+
+/** Payment limits, fraud rules and review (README, "Fraud and limits"). */
+const fraudConfig = {
+  PAYMENT_LIMITS_ENABLED: onOff.default(true),
+  /** Overrides of common/limits.ts's table: "TIER.LIMIT=paise,...". */
+  PAYMENT_LIMITS: overrides(parseLimitOverrides).prefault(''),
+  FRAUD_RULES_ENABLED: onOff.default(true),
+  /** Overrides of common/fraud-rules.ts's table: "RULE.threshold=n,RULE.windowSeconds=n,RULE.weight=n,...". */
+  FRAUD_RULES: overrides(parseFraudRuleOverrides).prefault(''),
+  /** A payment scoring this or more waits IN_REVIEW for an operator. */
+  FRAUD_REVIEW_SCORE: z.coerce.number().int().min(1).max(100_000).default(defaultReviewScore),
+  /** How long a payment waits in review before it is rejected (REVIEW_TIMEOUT); whole seconds, rounded up. */
+  REVIEW_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(30 * 86_400_000).default(86_400_000),
+  OPERATOR_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 86_400).default(8 * 3600),
+};
+
 /** Phone verification, rate limits, sessions and WebSocket limits (README, "Identity and access"). */
 const identityConfig = {
   /** The SMS provider's API (the SMS simulator's, sms-sim/). */
@@ -137,6 +167,7 @@ export const apiConfigSchema = z.object({
   /** Bank codes accepted by addMoney and withdraw. */
   SUPPORTED_BANKS: commaList.pipe(z.array(z.string().regex(/^[A-Z]{2,16}$/)).min(1)).default([...developmentBanks]),
   ...identityConfig,
+  ...fraudConfig,
 }).superRefine((config, context) => {
   refuseDevelopmentValues(config, context);
   // A production API must not run on the development key that everyone can read in this repository.
@@ -170,6 +201,11 @@ export const workerConfigSchema = z.object({
   EVENT_RETENTION_MS: positiveMs.default(7 * 24 * 3600 * 1000),
   EVENT_PRUNE_INTERVAL_MS: positiveMs.default(3600 * 1000),
   TEMPORAL_SDK_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+  /**
+   * The web app's address (e.g. https://pay.example): the bank's page sends the browser back to
+   * <WEB_APP_URL>/add-money/return?transaction=<id> after an on-ramp. Unset: the bank shows its own page.
+   */
+  WEB_APP_URL: z.string().url().regex(/^https?:\/\//, 'must be an http(s) URL').optional(),
 }).superRefine(refuseDevelopmentValues);
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 

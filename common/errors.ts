@@ -8,6 +8,8 @@ export const errorCodes = [
   'NOT_FOUND',
   'IDEMPOTENCY_KEY_REUSED',
   'RATE_LIMITED',
+  /** Extension: a payment over one of its user's limits (extensions: limit, limitMinor, usedMinor, amountMinor, tier). */
+  'LIMIT_EXCEEDED',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -37,5 +39,9 @@ export const failureCodes = {
   bankUnavailable: 'BANK_UNAVAILABLE',
   /** The payment's processing stopped before the bank knew of it; the reconciler ended it. */
   notAtBank: 'NOT_AT_BANK',
+  /** An operator rejected the payment in review; its hold was released. */
+  reviewRejected: 'REVIEW_REJECTED',
+  /** No operator decided by the review's deadline (REVIEW_TIMEOUT_MS); its hold was released. */
+  reviewTimeout: 'REVIEW_TIMEOUT',
 } as const;
 export type FailureCode = (typeof failureCodes)[keyof typeof failureCodes];

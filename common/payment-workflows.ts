@@ -12,7 +12,12 @@ export interface StartTarget {
 }
 
 export async function ensurePaymentWorkflow(target: StartTarget, transaction: TransactionRow): Promise<void> {
-  const input: PaymentWorkflowInput = { transactionId: transaction.id, ...(transaction.status === 'AWAITING_CONFIRMATION' ? { awaitConfirmation: true } : {}) };
+  const input: PaymentWorkflowInput = {
+    transactionId: transaction.id,
+    ...(transaction.status === 'AWAITING_CONFIRMATION' ? { awaitConfirmation: true } : {}),
+    // A payment its user still has to confirm may go to review next (its workflow asks the database).
+    ...(transaction.status === 'IN_REVIEW' || transaction.status === 'AWAITING_CONFIRMATION' ? { awaitReview: true } : {}),
+  };
   const attributes = [
     { key: searchAttributes.userId, value: transaction.userId },
     { key: searchAttributes.transactionId, value: transaction.id },
@@ -22,6 +27,9 @@ export async function ensurePaymentWorkflow(target: StartTarget, transaction: Tr
   // wait, and keep ZenpayStatus current so operators can find what is stuck waiting for a bank.
   if (transaction.bank) {
     attributes.push({ key: searchAttributes.status, value: transaction.status }, { key: searchAttributes.bank, value: transaction.bank });
+  } else if (transaction.status === 'IN_REVIEW') {
+    // Operators find what waits for them: ZenpayStatus = "IN_REVIEW".
+    attributes.push({ key: searchAttributes.status, value: transaction.status });
   }
   try {
     await target.client.workflow.start(workflowTypeByKind[transaction.kind], {

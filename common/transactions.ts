@@ -5,7 +5,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const transactionKinds = ['TRANSFER', 'ON_RAMP', 'OFF_RAMP'] as const;
 export type TransactionKind = (typeof transactionKinds)[number];
 
-export const transactionStatuses = ['PENDING', 'AWAITING_CONFIRMATION', 'AWAITING_BANK', 'COMPLETED', 'FAILED', 'EXPIRED'] as const;
+export const transactionStatuses = ['PENDING', 'AWAITING_CONFIRMATION', 'IN_REVIEW', 'AWAITING_BANK', 'COMPLETED', 'FAILED', 'EXPIRED'] as const;
 export type TransactionStatus = (typeof transactionStatuses)[number];
 
 export const finalStatuses: ReadonlySet<TransactionStatus> = new Set(['COMPLETED', 'FAILED', 'EXPIRED']);
@@ -51,6 +51,11 @@ export interface PaymentWorkflowInput {
   transactionId: string;
   /** Set when the payment waits for its user's second factor first (AWAITING_CONFIRMATION). */
   awaitConfirmation?: boolean;
+  /**
+   * Set when the payment is IN_REVIEW, or may go there once its user confirms it (AWAITING_CONFIRMATION):
+   * it waits for an operator's decision (or the review's deadline) before anything moves.
+   */
+  awaitReview?: boolean;
 }
 
 export interface PaymentOutcome {

@@ -45,6 +45,10 @@ export interface NewTransaction {
   bankAccount: string | null;
   /** Set when the payment must wait for its user's second factor (AWAITING_CONFIRMATION). */
   confirmation?: NewChallenge | null;
+  /** The limits to check it against (limitsForDatabase as JSON), or null: none. */
+  limits?: string | null;
+  /** Its fraud decision ({score, rules, review, timeoutSeconds, clientAddress}), or null: not scored. */
+  decision?: object | null;
 }
 
 export interface NewChallenge {
@@ -56,13 +60,15 @@ export interface NewChallenge {
 }
 
 /**
- * Inserts a transaction (PENDING, or AWAITING_CONFIRMATION with its challenge) with its first events,
- * or finds the one the same user made earlier with the same idempotency key (created: false). The
- * caller compares fingerprints. One round trip.
+ * Inserts a transaction (PENDING, AWAITING_CONFIRMATION with its challenge, or IN_REVIEW with its
+ * fraud decision and a transfer's hold) with its first events after checking its user's limits under a
+ * per-user lock (zp_submit_checked_payment; over a limit it raises SQLSTATE ZP001), or finds the one the
+ * same user made earlier with the same idempotency key (created: false). The caller compares
+ * fingerprints. One round trip.
  */
 export async function submitTransaction(db: Queryable, input: NewTransaction): Promise<{ transaction: TransactionRow; created: boolean }> {
   const { rows } = await db.query<TransactionRow>(
-    `SELECT ${transactionColumns} FROM zp_submit_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+    `SELECT ${transactionColumns} FROM zp_submit_checked_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16::jsonb)`,
     [
       input.id,
       input.kind,
@@ -78,6 +84,8 @@ export async function submitTransaction(db: Queryable, input: NewTransaction): P
       input.confirmation?.codeHash ?? null,
       input.confirmation?.withinSeconds ?? null,
       input.confirmation?.attemptsMax ?? null,
+      input.limits ?? null,
+      input.decision ? JSON.stringify(input.decision) : null,
     ],
   );
   const transaction = rows[0];

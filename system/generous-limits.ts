@@ -1,5 +1,6 @@
 // Rate limits for systems that legitimately sign up many users from one address (127.0.0.1): test
-// systems, the benchmark and the failure drill (and step-up off). Per-phone limits keep their defaults.
+// systems, the benchmark and the failure drill (and step-up, payment limits and fraud rules off: their
+// own tests turn them on). Per-phone limits keep their defaults.
 export const generousRateLimits: Readonly<Record<string, string>> = {
   RATE_LIMIT_SIGN_IN_FAILURES_PER_ADDRESS: '100000/3600',
   RATE_LIMIT_CODES_PER_ADDRESS: '100000/3600',
@@ -10,4 +11,8 @@ export const generousRateLimits: Readonly<Record<string, string>> = {
   STEP_UP_AMOUNT_OVER: '999999999999999',
   STEP_UP_NEW_PAYEE: 'false',
   STEP_UP_NEW_BANK_ACCOUNT: 'false',
+  // Scripted users move far more, far faster, to far more new payees than people do: api/fraud.test.ts
+  // and api/operator.test.ts turn limits and rules on.
+  PAYMENT_LIMITS_ENABLED: 'false',
+  FRAUD_RULES_ENABLED: 'false',
 };

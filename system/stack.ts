@@ -116,6 +116,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       SMS_SIM_HOST: options.host,
       SMS_SIM_PORT: String(options.smsSimPort),
       SMS_SIM_STATE_FILE: path.join(options.dataDir, 'sms-sim.jsonl'),
+      // The API serves the web app at /: the bank's page sends the browser back there after an on-ramp.
+      WEB_APP_URL: `${apiUrl}/`,
       ...options.serviceEnv,
     };
     const service = (name: string, entry: string, readyLine: RegExp) =>

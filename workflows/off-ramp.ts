@@ -7,6 +7,7 @@ import { continueAsNew, setCurrentDetails, setHandler, upsertSearchAttributes } 
 import { searchAttributes, type PaymentOutcome, type PaymentWorkflowInput } from '../common/transactions';
 import { acceptBankClaims, progressQuery, type PaymentProgress } from './bank-outcome';
 import { awaitConfirmation } from './confirmation';
+import { awaitReview } from './review';
 import { bankActivities as bank, finish, isDecided, ledgerActivities as ledger, lookAtBank, waitForBankWord, type DecidedView } from './bank-wait';
 
 export interface OffRampInput extends PaymentWorkflowInput {
@@ -32,6 +33,12 @@ export async function offRampWorkflow(input: OffRampInput): Promise<PaymentOutco
     // Held first, so the money is reserved while the user confirms; an expiry releases it.
     progress.stage = 'waiting for the user to confirm';
     const ended = await awaitConfirmation(input.transactionId);
+    if (ended) return finish(progress, ended);
+  }
+  if (input.awaitReview) {
+    // Held first, as for a confirmation: a rejection or the review's deadline releases it.
+    progress.stage = 'waiting for an operator\'s review';
+    const ended = await awaitReview(input.transactionId);
     if (ended) return finish(progress, ended);
   }
   progress.stage = 'creating payout at the bank';

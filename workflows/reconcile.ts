@@ -4,12 +4,13 @@
 // bank took for an on-ramp that already ended without credit, or flags it for an operator with a reason.
 // Started by signal-with-start from the webhook receiver (the bank's word is the signal) and by the
 // reconciler; its id derives from the transaction, whose one bank object has the transaction id as reference.
-import { continueAsNew, setHandler } from '@temporalio/workflow';
+import { continueAsNew, patched, setHandler } from '@temporalio/workflow';
 import type { TransactionSummary } from '../activities/bank-payments';
 import { failureCodes } from '../common/errors';
 import { isFinalStatus, type PaymentOutcome } from '../common/transactions';
 import { acceptBankClaims, progressQuery, type ClaimInbox, type PaymentProgress } from './bank-outcome';
 import { awaitConfirmation } from './confirmation';
+import { awaitReview } from './review';
 import { bankActivities as bank, isDecided, ledgerActivities as ledger, lookAtBank, type Expected } from './bank-wait';
 import { postTransferActivity } from './transfer';
 
@@ -48,6 +49,13 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
   if (transaction.status === 'AWAITING_CONFIRMATION') {
     // Its workflow is gone while its user may still confirm: wait out the challenge here instead.
     const ended = await awaitConfirmation(input.transactionId);
+    if (ended) return done('finished', ended);
+    transaction.status = 'PENDING';
+    // Confirmed, it may have gone to review (fraud rules): the review's wait settles that.
+    if (patched('fraud-review-after-confirmation')) transaction.status = 'IN_REVIEW';
+  }
+  if (transaction.status === 'IN_REVIEW') {
+    const ended = await awaitReview(input.transactionId, transaction.userId);
     if (ended) return done('finished', ended);
     transaction.status = 'PENDING';
   }
