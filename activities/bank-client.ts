@@ -55,9 +55,19 @@ export interface BankClientOptions {
   timeoutMs: number;
 }
 
-/** A bank answer that may go away (408, 429, 5xx) or no answer at all: retry. */
+/**
+ * A bank answer that may go away (408, 429, 5xx) or no answer at all: retry. Ambiguous when the bank
+ * may have carried the request out (408, a timeout, a connection lost mid-request); not when it never
+ * took it (503 or 429 before doing anything, a connection refused).
+ */
 export class BankUnavailableError extends Error {
   override readonly name = 'BankUnavailableError';
+  constructor(
+    message: string,
+    readonly ambiguous: boolean,
+  ) {
+    super(message);
+  }
 }
 
 interface Answer {
@@ -147,15 +157,18 @@ export class BankClient {
       });
       text = await response.text();
     } catch (error) {
-      throw new BankUnavailableError(`bank unreachable for ${method} ${path}: ${(error as Error).message}`);
+      const refused = (error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+      throw new BankUnavailableError(`bank unreachable for ${method} ${path}: ${(error as Error).message}`, !refused);
     }
     if (response.status >= 500 || retryableStatuses.has(response.status)) {
-      throw new BankUnavailableError(`bank answered ${response.status} to ${method} ${path}`);
+      // A 503 or 429 is answered before the bank does anything; a 408 or a 504 may hide a done request.
+      const ambiguous = response.status === 408 || response.status === 504;
+      throw new BankUnavailableError(`bank answered ${response.status} to ${method} ${path}`, ambiguous);
     }
     try {
       return { status: response.status, body: text ? JSON.parse(text) : null };
     } catch {
-      throw new BankUnavailableError(`bank answered ${response.status} with a body that is not JSON to ${method} ${path}`);
+      throw new BankUnavailableError(`bank answered ${response.status} with a body that is not JSON to ${method} ${path}`, true);
     }
   }
 }
@@ -163,7 +176,7 @@ export class BankClient {
 function statusOf(body: unknown): BankObjectStatus {
   const status = (body as { status?: unknown } | null)?.status;
   if (status === 'pending' || status === 'succeeded' || status === 'failed' || status === 'canceled') return status;
-  throw new BankUnavailableError(`bank answered an unknown status ${JSON.stringify(status)?.slice(0, 40)}`);
+  throw new BankUnavailableError(`bank answered an unknown status ${JSON.stringify(status)?.slice(0, 40)}`, true);
 }
 
 function rejected(method: string, path: string, answer: Answer): ApplicationFailure {

@@ -58,19 +58,31 @@ async function loadTransaction(pool: Pool, id: string, kind: TransactionRow['kin
   return transaction;
 }
 
+/** Bank attempts that must have failed (besides the time bound) before a payment gives up on the bank. */
+const unavailableAttemptsMin = 3;
+
 /**
  * Runs a bank call with heartbeats (a dead worker is noticed in seconds, not at the start-to-close
  * bound) and the availability bound: a bank unreachable since this activity was first scheduled for
- * longer than unavailableAfterMs turns into a non-retryable BANK_UNAVAILABLE failure.
+ * longer than unavailableAfterMs, over at least a few failed attempts (time without a worker is not the
+ * bank's fault), turns into a non-retryable BANK_UNAVAILABLE failure. Whether any attempt may have been
+ * carried out by the bank (ambiguous) is kept across attempts in the heartbeat details and handed on.
  */
 async function atBank<T>(deps: BankActivityDependencies, call: () => Promise<T>): Promise<T> {
   const context = Context.current();
-  const beat = setInterval(() => context.heartbeat(), 2_000);
+  const previous = context.info.heartbeatDetails as { ambiguous?: boolean } | undefined;
+  let ambiguous = previous?.ambiguous === true;
+  const beat = setInterval(() => context.heartbeat({ ambiguous }), 2_000);
   try {
     return await call();
   } catch (error) {
-    if (error instanceof BankUnavailableError && Date.now() - context.info.scheduledTimestampMs > deps.unavailableAfterMs) {
-      throw ApplicationFailure.create({ type: bankErrorTypes.unavailable, nonRetryable: true, message: error.message });
+    if (error instanceof BankUnavailableError) {
+      ambiguous ||= error.ambiguous;
+      context.heartbeat({ ambiguous });
+      const pastBound = Date.now() - context.info.scheduledTimestampMs > deps.unavailableAfterMs;
+      if (pastBound && context.info.attempt >= unavailableAttemptsMin) {
+        throw ApplicationFailure.create({ type: bankErrorTypes.unavailable, nonRetryable: true, message: error.message, details: [{ ambiguous }] });
+      }
     }
     throw error;
   } finally {
@@ -116,13 +128,16 @@ async function startAtBank(
     if (type !== bankErrorTypes.rejected && type !== bankErrorTypes.unavailable) throw error;
     if (type === bankErrorTypes.unavailable) {
       // A 408 or a timeout may hide an object the bank did make: ask by reference before giving up, so
-      // that a payout the bank will pay never has its hold released.
+      // that a payout the bank will pay never has its hold released. When the bank cannot even be asked
+      // and an attempt may have been carried out, it is not released: the activity keeps trying.
       const made = await findByReference(deps, kind, transactionId);
-      if (made) {
+      if (made !== 'absent' && made !== 'unknown') {
         const deadlineAt = new Date(Date.now() + deps.decisionTimeoutMs);
         const updated = await ledgerStep(() => steps.recordAwaitingBank(deps.pool, { transactionId, kind, bankObjectId: made, redirectUrl: null, deadlineAt }));
         return started(updated, deps, finalOutcome(updated));
       }
+      const ambiguous = (error as ApplicationFailure).details?.some((detail) => (detail as { ambiguous?: boolean })?.ambiguous === true) ?? true;
+      if (made === 'unknown' && ambiguous) throw new BankUnavailableError(`bank down after an attempt it may have carried out; ${kind} ${transactionId} kept waiting`, true);
     }
     const failureCode = type === bankErrorTypes.rejected ? failureCodes.bankRejected : failureCodes.bankUnavailable;
     const outcome = await ledgerStep(() => steps.endTransaction(deps.pool, { transactionId, status: 'FAILED', failureCode }));
@@ -130,11 +145,15 @@ async function startAtBank(
   }
 }
 
-/** The id of the object the bank made for a transaction, found by reference; null when none or unreachable. */
-async function findByReference(deps: BankActivityDependencies, kind: 'ON_RAMP' | 'OFF_RAMP', reference: string): Promise<string | null> {
+/** The id of the object the bank made for a transaction, found by reference; 'absent' when the bank says none, 'unknown' when it cannot say. */
+async function findByReference(deps: BankActivityDependencies, kind: 'ON_RAMP' | 'OFF_RAMP', reference: string): Promise<string | 'absent' | 'unknown'> {
   const lookUp = { id: null, reference };
-  const found = await (kind === 'ON_RAMP' ? deps.bank.findPayment(lookUp) : deps.bank.findPayout(lookUp)).catch(() => null);
-  return found?.reference === reference ? found.id : null;
+  try {
+    const found = await (kind === 'ON_RAMP' ? deps.bank.findPayment(lookUp) : deps.bank.findPayout(lookUp));
+    return found?.reference === reference ? found.id : 'absent';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Asks the bank for the transaction's object and checks it is the one the transaction made. */
@@ -214,6 +233,11 @@ export function createBankActivities(deps: BankActivityDependencies) {
     /** Ends a transaction with no money moved (voiding any hold). */
     endTransaction: (request: { transactionId: string; status: 'FAILED' | 'EXPIRED'; failureCode: string }): Promise<PaymentOutcome> =>
       ledgerStep(() => steps.endTransaction(deps.pool, request)),
+
+    /** The bank's final word on an on-ramp that ended without credit, so the reconciler does not ask again. */
+    async recordBankFinal({ transactionId, bankStatus }: { transactionId: string; bankStatus: 'failed' | 'canceled' | 'missing' | 'succeeded' }): Promise<void> {
+      await deps.pool.query(`SELECT zp_record_bank_final($1, $2)`, [transactionId, bankStatus]);
+    },
 
     /** Claims the bank denied, malformed signals, things for an operator: the security event log. */
     async recordSecurityEvents(events: SecurityEvent[]): Promise<void> {

@@ -45,20 +45,30 @@ interface Candidate {
   openHold: boolean;
 }
 
+/**
+ * Every transaction that needs a look, oldest change first: not final and unchanged for a while; final
+ * but still holding money; or an on-ramp that ended FAILED BANK_UNAVAILABLE (the bank may have been paid
+ * after all) whose bank's final word is not yet recorded and that was not refunded.
+ */
 async function findCandidates(deps: ReconcilerDependencies, after: ReconcileCursor | null): Promise<Candidate[]> {
-  const { rows } = await deps.pool.query<Candidate>(
-    `SELECT t.id, t.kind, t.status, t.user_id AS "userId", t.updated_at AS "updatedAt",
-            (t.status IN ('COMPLETED', 'FAILED', 'EXPIRED')) AS "openHold"
+  const result = await deps.pool.query<Candidate>(
+    `WITH open_holds AS (
+       SELECT p.transaction_id FROM ledger_transfers p
+       WHERE p.kind = 'pending' AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = p.id))
+     SELECT t.id, t.kind, t.status, t.user_id AS "userId", t.updated_at AS "updatedAt",
+            (t.status IN ('COMPLETED', 'FAILED', 'EXPIRED') AND t.id IN (SELECT transaction_id FROM open_holds)) AS "openHold"
      FROM transactions t
-     WHERE ((t.status NOT IN ('COMPLETED', 'FAILED', 'EXPIRED') AND t.updated_at < now() - make_interval(secs => $1::double precision / 1000))
-        OR (t.status IN ('COMPLETED', 'FAILED', 'EXPIRED') AND t.id IN (
-              SELECT p.transaction_id FROM ledger_transfers p
-              WHERE p.kind = 'pending' AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = p.id))))
+     WHERE t.updated_at < now() - make_interval(secs => $1::double precision / 1000)
+       AND (t.status NOT IN ('COMPLETED', 'FAILED', 'EXPIRED')
+         OR t.id IN (SELECT transaction_id FROM open_holds)
+         OR (t.kind = 'ON_RAMP' AND t.status = 'FAILED' AND t.failure_code = 'BANK_UNAVAILABLE'
+             AND NOT EXISTS (SELECT 1 FROM bank_final_checks c WHERE c.transaction_id = t.id)
+             AND NOT EXISTS (SELECT 1 FROM bank_refunds r WHERE r.transaction_id = t.id)))
        AND ($2::timestamptz IS NULL OR (t.updated_at, t.id) > ($2::timestamptz, $3::uuid))
      ORDER BY t.updated_at, t.id LIMIT $4`,
     [deps.staleAfterMs, after?.updatedAt ?? null, after?.id ?? null, pageSizeMax],
   );
-  return rows;
+  return result.rows;
 }
 
 type WorkflowState = 'running' | 'closed' | 'missing';

@@ -28,6 +28,8 @@ export interface CaseResult {
 const waitForBankMs = 10_000;
 const waitForEndMs = 30_000;
 const pollMs = 100;
+const setUpAttemptsMax = 5;
+const setUpRetryDelayMs = 3_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const isFinal = (status: string | undefined) => status === 'COMPLETED' || status === 'FAILED' || status === 'EXPIRED';
@@ -85,11 +87,22 @@ async function makePendingAtBank(context: BankUserContext, manualCase: ManualCas
   }
 }
 
+/** The case's transaction waiting for the bank, its object pending there, and its deadline; or why not. */
+async function setUp(context: BankUserContext, manualCase: ManualCase): Promise<{ target: ForgeryTarget; deadlineMs: number } | string> {
+  const made = await makePendingAtBank(context, manualCase);
+  if (typeof made === 'string') return made;
+  const kind = targetsPayout(manualCase) ? ('OFF_RAMP' as const) : ('ON_RAMP' as const);
+  const deadlineMs = await deadlineOf(context.pool, made.transactionId);
+  if (deadlineMs === null) return `${made.transactionId}: ended before it waited for the bank`;
+  return { target: { transactionId: made.transactionId, kind, object: made.object }, deadlineMs };
+}
+
 /** The client approves its payment on the netbanking API and keeps what the bank answered. */
 async function approve(context: BankUserContext, target: ForgeryTarget, plan: string, deadlineMs: number, statusBefore: string | null): Promise<BankAction> {
-  const at = Date.now();
   const answer = await bankRequest(context.bankUrl, 'POST', `/v1/payments/${encodeURIComponent(target.object.id)}/approve`);
   if (answer.status !== 200 && answer.status !== 409) throw new Error(`approve ${target.object.id}: ${answer.status} ${JSON.stringify(answer.body)}`);
+  // When the bank took the decision (a call made while the bank was down was retried until it was up).
+  const at = Date.now();
   const action: BankAction = {
     transactionId: target.transactionId,
     paymentId: target.object.id,
@@ -139,22 +152,25 @@ async function lateApproval(context: BankUserContext, random: Random, target: Fo
 /** Runs one case to its end; never throws (a case that could not be set up is reported as such). */
 export async function runManualCase(context: BankUserContext, manualCase: ManualCase, random: Random): Promise<CaseResult> {
   try {
-    const made = await makePendingAtBank(context, manualCase);
-    if (typeof made === 'string') return { manualCase, transactionId: null, note: `not set up: ${made}` };
-    const kind = targetsPayout(manualCase) ? ('OFF_RAMP' as const) : ('ON_RAMP' as const);
-    const target: ForgeryTarget = { transactionId: made.transactionId, kind, object: made.object };
-    const deadlineMs = await deadlineOf(context.pool, made.transactionId);
-    if (deadlineMs === null) return { manualCase, transactionId: made.transactionId, note: 'ended before it waited for the bank' };
-    if (manualCase.kind === 'late') return { manualCase, transactionId: made.transactionId, note: await lateApproval(context, random, target, manualCase.plan, deadlineMs) };
+    // A fault or another case's outage may end the payment before it waits for the bank: try again a little later.
+    let setting = await setUp(context, manualCase);
+    for (let attempt = 1; typeof setting === 'string' && attempt < setUpAttemptsMax; attempt++) {
+      context.log(`drill: ${manualCase.kind} not set up (${setting}); trying again`);
+      await sleep(setUpRetryDelayMs);
+      setting = await setUp(context, manualCase);
+    }
+    if (typeof setting === 'string') return { manualCase, transactionId: null, note: `not set up: ${setting}` };
+    const { target, deadlineMs } = setting;
+    if (manualCase.kind === 'late') return { manualCase, transactionId: target.transactionId, note: await lateApproval(context, random, target, manualCase.plan, deadlineMs) };
     const word = manualCase.kind === 'forged-webhook' ? await forgeWebhook(context, target, manualCase.variant) : await forgeSignal(context, target, manualCase.variant);
     context.forged.push(word);
     let note = `${word.channel} ${word.variant}: ${word.delivered ? 'delivered' : 'not delivered'} (${word.answer})`;
-    if (manualCase.thenApprove && kind === 'ON_RAMP') {
+    if (manualCase.thenApprove && target.kind === 'ON_RAMP') {
       await sleep(deadlineMs - random.int(300, 1_200) - Date.now());
       const action = await approve(context, target, 'after a forged word', deadlineMs, null);
       note += `; then ${action.answer} (payment ${action.paymentStatus})`;
     }
-    return { manualCase, transactionId: made.transactionId, note };
+    return { manualCase, transactionId: target.transactionId, note };
   } catch (error) {
     return { manualCase, transactionId: null, note: `failed: ${String(error)}` };
   }

@@ -1,6 +1,7 @@
 // A drill client: one user who sends payments through the public API, retries with the same
-// idempotency key whatever happens to the servers, keeps its own record of what was accepted, and
-// follows its transactions over graphql-ws, resuming from its last cursor after every disconnect.
+// idempotency key whatever happens to the servers, keeps its own record of what was accepted (and of
+// what it approved at its bank), and follows its transactions over graphql-ws, resuming from its last
+// cursor after every disconnect.
 import { createClient, type Client } from 'graphql-ws';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
@@ -72,6 +73,8 @@ export class DrillClient {
   readonly accepted = new Map<string, AcceptedPayment>();
   /** Final statuses received on the subscription, per transaction id (each must arrive exactly once). */
   readonly finalEvents = new Map<string, string[]>();
+  /** The eventCursor of each of those events (the same cursor twice: one event delivered twice). */
+  readonly finalCursors = new Map<string, string[]>();
   /** Ids a repeated idempotency key answered with, when they differ from the first answer. */
   readonly idempotencyViolations: string[] = [];
   /** The client's approvals at its bank, by transaction id. */
@@ -163,6 +166,7 @@ export class DrillClient {
           const { id, status } = data.transactionUpdated.transaction;
           if (status === 'COMPLETED' || status === 'FAILED' || status === 'EXPIRED') {
             this.finalEvents.set(id, [...(this.finalEvents.get(id) ?? []), status]);
+            this.finalCursors.set(id, [...(this.finalCursors.get(id) ?? []), data.transactionUpdated.eventCursor]);
           }
         },
         error: resume,

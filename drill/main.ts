@@ -1,5 +1,7 @@
 // `npm run drill`: runs the failure drill and exits non-zero on any violated invariant, printing the
-// evidence. Options: --seed N --duration SECONDS --users N --think-ms N --faults N (each kind's count).
+// evidence. Options: --seed N --duration SECONDS --users N --think-ms N, the count of each process fault
+// (--worker-kills ...) and of each attack (--late-approvals, --forged-webhooks, --forged-signals,
+// --terminations, --api-fault-windows).
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { FaultKind } from './faults';
@@ -15,6 +17,11 @@ const optionsSchema = z.object({
   'temporal-restarts': z.coerce.number().int().min(0).max(10).default(1),
   'postgres-restarts': z.coerce.number().int().min(0).max(10).default(1),
   'bank-downs': z.coerce.number().int().min(0).max(10).default(1),
+  'late-approvals': z.coerce.number().int().min(0).max(200).default(8),
+  'forged-webhooks': z.coerce.number().int().min(0).max(200).default(6),
+  'forged-signals': z.coerce.number().int().min(0).max(200).default(10),
+  terminations: z.coerce.number().int().min(0).max(200).default(6),
+  'api-fault-windows': z.coerce.number().int().min(0).max(20).default(2),
 });
 
 async function main(): Promise<void> {
@@ -40,10 +47,23 @@ async function main(): Promise<void> {
     users: options.users,
     thinkTimeMs: options['think-ms'],
     faults: counts,
+    attacks: {
+      lateApprovals: options['late-approvals'],
+      forgedWebhooks: options['forged-webhooks'],
+      forgedSignals: options['forged-signals'],
+      terminations: options.terminations,
+      apiFaultWindows: options['api-fault-windows'],
+    },
     log: (line) => console.log(line),
   });
   console.log('\nfaults injected:');
   for (const fault of report.faults) console.log(`  +${(fault.atMs / 1000).toFixed(1)}s ${fault.kind} (down ${fault.downMs} ms)`);
+  const { attacks } = report;
+  console.log('\nattacks:');
+  for (const result of attacks.cases) console.log(`  +${(result.manualCase.atMs / 1000).toFixed(1)}s ${result.manualCase.kind} ${result.transactionId ?? '-'}: ${result.note}`);
+  for (const termination of attacks.terminations) console.log(`  +${(termination.atMs / 1000).toFixed(1)}s terminated ${termination.workflowId} (${termination.workflowType})`);
+  for (const window of attacks.plan.apiFaultWindows) console.log(`  +${(window.atMs / 1000).toFixed(1)}s apiFaults ${JSON.stringify(window.rates)} for ${window.durationMs} ms`);
+  console.log(`  the bank injected ${JSON.stringify(attacks.apiFaultsInjected)}`);
   console.log('\ninvariants:');
   for (const result of report.results) {
     console.log(`  ${result.violations.length === 0 ? 'ok  ' : 'FAIL'} ${result.name}`);

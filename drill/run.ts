@@ -1,13 +1,21 @@
 // The failure drill: a whole system, a mixed workload from clients that keep their own records, a
-// misbehaving bank, and process faults on a seeded schedule; then, once quiet, the invariants.
+// misbehaving bank, process faults on a seeded schedule, and (issue 10) late approvals at the bank, forged
+// webhooks and signals, an operator terminating workflows and Bank API faults; then, once quiet, the invariants.
+import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool';
 import { generousRateLimits } from '../system/generous-limits';
 import { startLocalStack, type Stack } from '../system/stack';
 import { superviseRestarts } from '../system/supervise';
 import { signUpUser, type TestUser } from '../test/client';
+import { BankControl } from './bank';
+import { fundBankUser, runManualCase, type BankUserContext, type CaseResult } from './bank-user';
 import { runChecks, type CheckResult, type Tally } from './checks';
 import { DrillClient, type PaymentRequest } from './client';
 import { inject, scheduleFaults, type Fault, type FaultKind } from './faults';
+import type { ForgedWord } from './forgery';
+import { apiFaultWindow, terminateOne, type Termination } from './operator';
+import { planAttacks, type AttackCounts, type AttackPlan } from './plan';
+import { waitUntilQuiet } from './quiet';
 import { Random } from './random';
 
 export interface DrillOptions {
@@ -17,8 +25,18 @@ export interface DrillOptions {
   /** Pause between one client's payments (the offered load is users / this). */
   thinkTimeMs: number;
   faults: Record<FaultKind, number>;
+  attacks: AttackCounts;
   dataDir?: string;
   log: (line: string) => void;
+}
+
+/** What the drill did beyond the process faults, for the report. */
+export interface AttackReport {
+  plan: AttackPlan;
+  cases: CaseResult[];
+  forged: ForgedWord[];
+  terminations: Termination[];
+  apiFaultsInjected: Record<'408' | '429' | '404', number>;
 }
 
 export interface DrillReport {
@@ -26,6 +44,7 @@ export interface DrillReport {
   transactions: number;
   requests: number;
   faults: Fault[];
+  attacks: AttackReport;
   results: CheckResult[];
   tally: Tally;
   ok: boolean;
@@ -33,7 +52,26 @@ export interface DrillReport {
 }
 
 const banks = ['HDFC', 'ICICI', 'SBI', 'AXIS', 'KOTAK'];
+const taskQueue = 'zenpay-payments';
 const quietTimeoutMs = 240_000;
+/** Short bank deadlines, so approvals race them. */
+const bankDecisionTimeoutMs = 2_500;
+const reconcileIntervalMs = 2_000;
+const reconcileStaleAfterMs = 5_000;
+/** Quiet must last this long: the reconciler's passes find anything stale in it. */
+const quietSettleMs = reconcileStaleAfterMs + 2 * reconcileIntervalMs;
+
+const bankBase = {
+  autoApprovePaymentsMs: 100,
+  payoutSettleMs: 300,
+  refundSettleMs: 300,
+  declineRate: 0.15,
+  duplicateRate: 0.3,
+  dropRate: 0.15,
+  webhookDelayMs: 200,
+  failFirstDeliveries: 1,
+  apiErrorRate: 0.1,
+};
 
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const stack = await startLocalStack({
@@ -43,10 +81,15 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     serviceEnv: {
       ...generousRateLimits,
       LOG_LEVEL: 'warn',
-      BANK_DECISION_TIMEOUT_MS: '5000',
+      BANK_DECISION_TIMEOUT_MS: String(bankDecisionTimeoutMs),
+      // Short, so that a bank unreachable at a deadline ends the on-ramp BANK_UNAVAILABLE (and a later
+      // approval is refunded), and a payout behind 408s and 429s gives up and looks it up by reference.
+      BANK_UNAVAILABLE_AFTER_MS: '2000',
       BANK_SIM_RETRY_SCHEDULE_MS: '0,250,1000,2000,4000,8000,15000,30000',
-      RECONCILE_INTERVAL_MS: '2000',
-      RECONCILE_STALE_AFTER_MS: '5000',
+      // A restarted simulator draws from the same seed (its control settings the drill puts back).
+      BANK_SIM_SEED: String(options.seed),
+      RECONCILE_INTERVAL_MS: String(reconcileIntervalMs),
+      RECONCILE_STALE_AFTER_MS: String(reconcileStaleAfterMs),
       MUTATION_WAIT_MS: '2000',
     },
     progress: (message) => options.log(`drill: ${message}`),
@@ -55,90 +98,151 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let stopping = false;
   const unsupervise = superviseRestarts([stack.api, stack.worker, stack.bankSim], { say: (message) => options.log(`drill: ${message}`), stopping: () => stopping });
   const pool = createPool({ connectionString: stack.databaseUrl, max: 4, applicationName: 'zenpay-drill' });
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const bank = new BankControl(stack.urls.bankSim, bankBase, 1_500);
   try {
-    return await drive(stack, pool, options);
+    return await drive(stack, pool, new Client({ connection }), bank, options);
   } finally {
     stopping = true;
+    bank.stop();
     unsupervise();
+    await connection.close();
     await pool.end();
     await stack.stop();
   }
 }
 
-async function drive(stack: Stack, pool: ReturnType<typeof createPool>, options: DrillOptions): Promise<DrillReport> {
+interface Workload {
+  clients: DrillClient[];
+  users: TestUser[];
+  started: number;
+  requests: number;
+  refused: number;
+}
+
+async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal: Client, bank: BankControl, options: DrillOptions): Promise<DrillReport> {
   const users: TestUser[] = [];
   for (let index = 0; index < options.users; index++) users.push(await signUpUser(stack.urls.graphql, `Drill ${index}`, stack.urls.smsSim));
-  const phoneToUserId = new Map(users.map((user) => [user.phone, user.id]));
+  // The drill's own user at the bank: late approvals, and the target of the forgeries.
+  const bankUser = await signUpUser(stack.urls.graphql, 'Drill bank user', stack.urls.smsSim);
+  const phoneToUserId = new Map([...users, bankUser].map((user) => [user.phone, user.id]));
   const clients = users.map((user) => new DrillClient(user, stack.urls.graphql, phoneToUserId));
-  for (const client of clients) client.follow();
-  await setBank(stack.urls.bankSim, {
-    autoApprovePaymentsMs: 100,
-    payoutSettleMs: 300,
-    declineRate: 0.15,
-    duplicateRate: 0.3,
-    dropRate: 0.15,
-    webhookDelayMs: 200,
-    failFirstDeliveries: 1,
-    apiErrorRate: 0.1,
-    seed: options.seed,
-  });
+  const bankClient = new DrillClient(bankUser, stack.urls.graphql, phoneToUserId);
+  const allClients = [...clients, bankClient];
+  for (const client of allClients) client.follow();
+  await bank.start();
 
   const faults = scheduleFaults(options.seed, { counts: options.faults, durationMs: options.durationMs });
-  const started = Date.now();
-  let requests = 0;
-  let refused = 0;
-  let faultsDone = 0;
-  let lastFault = 'none';
+  const plan = planAttacks(options.seed, options.attacks, options.durationMs);
+  const forged: ForgedWord[] = [];
+  const terminations: Termination[] = [];
+  const bankUserContext: BankUserContext = { client: bankClient, pool, bankUrl: stack.urls.bankSim, bank, forged, webhookUrl: stack.urls.webhooks, temporal, startedAt: 0, log: options.log };
+  await fundBankUser(bankUserContext, '500000');
+  const workload: Workload = { clients, users, started: Date.now(), requests: 0, refused: 0 };
+  bankUserContext.startedAt = workload.started;
+  const statementFrom = new Date(workload.started - 10 * 60_000);
+  const faultsDone: FaultKind[] = [];
   const progress = setInterval(() => {
-    const accepted = clients.reduce((sum, client) => sum + client.accepted.size, 0);
-    options.log(`drill: t=${Math.round((Date.now() - started) / 1000)}s requests=${requests} accepted=${accepted} refused=${refused} faults=${faultsDone}/${faults.length} (last: ${lastFault})`);
+    const accepted = allClients.reduce((sum, client) => sum + client.accepted.size, 0);
+    options.log(
+      `drill: t=${Math.round((Date.now() - workload.started) / 1000)}s requests=${workload.requests} accepted=${accepted} refused=${workload.refused} faults=${faultsDone.length}/${faults.length} (last: ${faultsDone.at(-1) ?? 'none'}) forged=${forged.length} terminations=${terminations.length}`,
+    );
   }, 5_000);
 
-  const faultRun = (async () => {
-    for (const fault of faults) {
-      const waitMs = started + fault.atMs - Date.now();
-      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-      options.log(`drill: fault ${fault.kind} (down ${fault.downMs} ms)`);
-      await inject(stack, fault).catch((error: unknown) => options.log(`drill: fault ${fault.kind} did not recover by itself: ${String(error)}`));
-      faultsDone += 1;
-      lastFault = fault.kind;
-    }
-  })();
-
-  const workload = clients.map(async (client, index) => {
-    const clientRandom = new Random(options.seed * 1_000 + index);
-    const previous: PaymentRequest[] = [];
-    while (Date.now() - started < options.durationMs) {
-      const request = nextRequest(clientRandom, client, users, previous);
-      previous.push(request);
-      requests += 1;
-      const outcome = await client.send(request);
-      if (!outcome.accepted) refused += 1;
-      await new Promise((resolve) => setTimeout(resolve, clientRandom.int(options.thinkTimeMs / 2, (options.thinkTimeMs * 3) / 2)));
-    }
-  });
-  await Promise.all([...workload, faultRun]);
+  const at = async (atMs: number) => {
+    const waitMs = workload.started + atMs - Date.now();
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+  };
+  const faultRun = runFaults(stack, faults, at, faultsDone, options.log);
+  const attacks = startAttacks(plan, { temporal, bank, bankUser: bankUserContext, terminations, seed: options.seed, at, log: options.log });
+  await Promise.all([...clients.map((client, index) => runClient(client, index, workload, options)), faultRun, attacks.operator]);
+  const cases = await attacks.cases;
   clearInterval(progress);
 
-  options.log('drill: workload done; waiting for every transaction to be final');
-  await waitUntilQuiet(pool, options.log);
-  // Let subscriptions and visibility catch up with the last changes.
-  await waitForSubscribers(clients, pool, 30_000);
+  // The workload is over: a calm bank (still duplicating, dropping and delaying webhooks) lets everything settle.
+  await bank.setBase({ apiErrorRate: 0 });
+  options.log('drill: workload done; waiting for quiet (every transaction final, nothing held or running, the reconciler passed)');
+  await waitUntilQuiet({ pool, temporal, taskQueue, bankUrl: stack.urls.bankSim }, quietSettleMs, quietTimeoutMs, options.log);
+  // Let subscriptions catch up with the last changes.
+  await waitForSubscribers(allClients, pool, 30_000);
   await new Promise((resolve) => setTimeout(resolve, 2_000));
-  for (const client of clients) await client.close();
+  for (const client of allClients) await client.close();
 
-  const { results, tally } = await runChecks({
-    pool,
-    clients,
-    bankUrl: stack.urls.bankSim,
-    temporalAddress: stack.temporalAddress,
-    taskQueue: 'zenpay-payments',
-  });
-  const transactions = clients.reduce((sum, client) => sum + client.accepted.size, 0);
+  const { results, tally } = await runChecks({ pool, clients: allClients, bankUrl: stack.urls.bankSim, temporal, taskQueue, terminations, forged, statementFrom });
+  const transactions = allClients.reduce((sum, client) => sum + client.accepted.size, 0);
   const passed = results.filter((result) => result.violations.length === 0).length;
   const ok = passed === results.length;
-  const summary = `drill: seed=${options.seed} txns=${transactions} faults=${faults.length} lost=${tally.lost} duplicated=${tally.duplicated} created=${tally.created} invariants=${passed}/${results.length} ${ok ? 'ok' : 'FAILED'}`;
-  return { seed: options.seed, transactions, requests, faults, results, tally, ok, summary };
+  const report: AttackReport = { plan, cases, forged, terminations, apiFaultsInjected: { ...bank.faultsInjected } };
+  const summary = `drill: seed=${options.seed} txns=${transactions} faults=${faults.length} lost=${tally.lost} duplicated=${tally.duplicated} created=${tally.created} ${attackCounts(report, bankClient)} invariants=${passed}/${results.length} ${ok ? 'ok' : 'FAILED'}`;
+  return { seed: options.seed, transactions, requests: workload.requests, faults, attacks: report, results, tally, ok, summary };
+}
+
+/** The process faults, one at a time at their times; each kind is pushed to done once the part is back. */
+async function runFaults(stack: Stack, faults: readonly Fault[], at: (atMs: number) => Promise<void>, done: FaultKind[], log: (line: string) => void): Promise<void> {
+  for (const fault of faults) {
+    await at(fault.atMs);
+    log(`drill: fault ${fault.kind} (down ${fault.downMs} ms)`);
+    await inject(stack, fault).catch((error: unknown) => log(`drill: fault ${fault.kind} did not recover by itself: ${String(error)}`));
+    done.push(fault.kind);
+  }
+}
+
+interface AttackContext {
+  temporal: Client;
+  bank: BankControl;
+  bankUser: BankUserContext;
+  terminations: Termination[];
+  seed: number;
+  at: (atMs: number) => Promise<void>;
+  log: (line: string) => void;
+}
+
+/** Starts every attack of the plan at its time: the bank user's cases, the operator's terminations, the apiFaults windows. */
+function startAttacks(plan: AttackPlan, context: AttackContext): { operator: Promise<unknown>; cases: Promise<CaseResult[]> } {
+  const { at, log } = context;
+  const cases = plan.cases.map(async (manualCase, index) => {
+    await at(manualCase.atMs);
+    const result = await runManualCase(context.bankUser, manualCase, new Random(context.seed * 7_919 + index));
+    log(`drill: ${manualCase.kind} ${result.transactionId ?? ''}: ${result.note}`);
+    return result;
+  });
+  const terminations = (async () => {
+    const random = new Random(context.seed ^ 0x7e55);
+    for (const atMs of plan.terminationsAtMs) {
+      await at(atMs);
+      const termination = await terminateOne(context.temporal, taskQueue, random, context.bankUser.startedAt);
+      log(termination ? `drill: operator terminated ${termination.workflowId}` : 'drill: operator found no running payment workflow to terminate');
+      if (termination) context.terminations.push(termination);
+    }
+  })();
+  const windows = plan.apiFaultWindows.map(async (window) => {
+    await at(window.atMs);
+    log(`drill: bank apiFaults ${JSON.stringify(window.rates)} for ${window.durationMs} ms`);
+    await apiFaultWindow(context.bank, window);
+  });
+  return { operator: Promise.all([terminations, ...windows]), cases: Promise.all(cases) };
+}
+
+/** The summary line's counts of what the drill did beyond the process faults. */
+function attackCounts(report: AttackReport, bankClient: DrillClient): string {
+  const lateApprovals = [...bankClient.bankActions.values()].filter((action) => action.plan !== 'after a forged word').length;
+  const injected = report.apiFaultsInjected['408'] + report.apiFaultsInjected['429'] + report.apiFaultsInjected['404'];
+  const webhooks = report.forged.filter((word) => word.channel === 'webhook').length;
+  return `forged-webhooks=${webhooks} forged-signals=${report.forged.length - webhooks} terminations=${report.terminations.length} late-approvals=${lateApprovals} api-faults=${injected}`;
+}
+
+/** One workload client: payments with think time until the run's end. */
+async function runClient(client: DrillClient, index: number, workload: Workload, options: DrillOptions): Promise<void> {
+  const clientRandom = new Random(options.seed * 1_000 + index);
+  const previous: PaymentRequest[] = [];
+  while (Date.now() - workload.started < options.durationMs) {
+    const request = nextRequest(clientRandom, client, workload.users, previous);
+    previous.push(request);
+    workload.requests += 1;
+    const outcome = await client.send(request);
+    if (!outcome.accepted) workload.refused += 1;
+    await new Promise((resolve) => setTimeout(resolve, clientRandom.int(options.thinkTimeMs / 2, (options.thinkTimeMs * 3) / 2)));
+  }
 }
 
 /** Transfers (sometimes more than the wallet holds), on-ramps, withdrawals, and repeats of earlier keys. */
@@ -151,31 +255,11 @@ function nextRequest(random: Random, client: DrillClient, users: ReadonlyArray<{
   return client.newRequest('TRANSFER', String(random.int(100, 15_000)), { toPhone: random.pick(others).phone });
 }
 
-async function setBank(bankUrl: string, settings: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${bankUrl}/v1/_control`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(settings) });
-  if (!response.ok) throw new Error(`bank control refused: ${await response.text()}`);
-}
-
-async function waitUntilQuiet(pool: ReturnType<typeof createPool>, log: (line: string) => void): Promise<void> {
-  const deadline = Date.now() + quietTimeoutMs;
-  for (;;) {
-    const { rows } = await pool
-      .query<{ unfinished: number }>(`SELECT count(*)::int AS unfinished FROM transactions WHERE status IN ('PENDING', 'AWAITING_BANK')`)
-      .catch(() => ({ rows: [{ unfinished: -1 }] }));
-    if (rows[0]!.unfinished === 0) return;
-    if (Date.now() > deadline) {
-      log(`drill: ${rows[0]!.unfinished} transactions still unfinished after ${quietTimeoutMs} ms`);
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
-}
-
 async function waitForSubscribers(clients: readonly DrillClient[], pool: ReturnType<typeof createPool>, timeoutMs: number): Promise<void> {
   const { rows } = await pool.query<{ user_id: string; count: number }>(
     `SELECT party AS user_id, count(*)::int AS count FROM (
        SELECT user_id AS party FROM transactions UNION ALL
-       SELECT counterparty_user_id FROM transactions WHERE counterparty_user_id IS NOT NULL) parties GROUP BY party`,
+       SELECT counterparty_user_id FROM transactions WHERE counterparty_user_id IS NOT NULL AND status = 'COMPLETED') parties GROUP BY party`,
   );
   const expected = new Map(rows.map((row) => [row.user_id, row.count]));
   const deadline = Date.now() + timeoutMs;

@@ -94,6 +94,8 @@ export function deniedClaims(
   view: BankView,
 ): SecurityEvent[] {
   const events: SecurityEvent[] = [];
+  // The bank could not be asked: the claims are neither confirmed nor denied (the deadline asks again).
+  if (view.status === 'unavailable') return events;
   for (const claim of claims) {
     // A refund's word prompts the reconciliation's refund look, which checks it with the bank itself.
     if (claim.kind === 'refund') continue;

@@ -180,6 +180,23 @@ test('problem 3 | an approval after the on-ramp ended without credit (the bank w
   expect(await ledgerMovements(pending.id)).toEqual([]);
 });
 
+test('problem 3 | the same, with every webhook lost | the reconciler finds the on-ramp the bank took money for and refunds it', async () => {
+  const user = await signUpUser(system.graphqlUrl);
+  const pending = await addMoney(user, '9300');
+  await controlBank(bankUrl, { apiErrorRate: 1 });
+  expect(await waitForStatus(user, pending.id, final, 20_000)).toMatchObject({ status: 'FAILED', failureCode: 'BANK_UNAVAILABLE' });
+  await controlBank(bankUrl, { apiErrorRate: 0, dropRate: 1 });
+  expect((await bankCall(bankUrl, 'POST', `${paymentPath(pending.bankRedirectUrl)}/approve`)).status).toBe(200);
+  const refund = await eventually(
+    'the refund',
+    async () => (await system.pool.query('SELECT status FROM bank_refunds WHERE transaction_id = $1', [pending.id])).rows[0],
+    (row) => row?.status === 'succeeded',
+    60_000,
+  );
+  expect(refund.status).toBe('succeeded');
+  expect(await walletOf(system.graphqlUrl, user.token)).toEqual({ available: 0n, held: 0n });
+});
+
 test('problem 4 | an operator terminates a waiting withdrawal | the reconciler finishes it on the bank\'s word, the hold posted once', async () => {
   await controlBank(bankUrl, { payoutSettleMs: 2_000 });
   const user = await signUpUser(system.graphqlUrl);

@@ -78,7 +78,10 @@ export async function reconcileWorkflow(input: ReconcileInput): Promise<Reconcil
     if (view.status === 'mismatch') return done('flagged');
     if (view.status === 'missing') {
       // The bank never had it: nothing was taken or paid; end it (voiding any hold).
-      if (isFinalStatus(transaction.status)) return done('none');
+      if (isFinalStatus(transaction.status)) {
+        if (patched('record-bank-final')) await bank.recordBankFinal({ transactionId: input.transactionId, bankStatus: 'missing' });
+        return done('none');
+      }
       return done('finished', await ledger.endTransaction({ transactionId: input.transactionId, status: 'FAILED', failureCode: failureCodes.notAtBank }));
     }
     if (view.status === 'pending' && transaction.kind === 'ON_RAMP') {
@@ -106,14 +109,22 @@ async function settleOnRamp(transaction: TransactionSummary, view: Decided, inbo
     const end = view.status === 'failed' ? { status: 'FAILED', failureCode: failureCodes.bankDeclined } as const : { status: 'EXPIRED', failureCode: failureCodes.bankTimeout } as const;
     return done('finished', await ledger.endTransaction({ transactionId, ...end }));
   }
-  if (view.status !== 'succeeded' || transaction.status === 'COMPLETED') return done('none');
+  if (view.status !== 'succeeded' || transaction.status === 'COMPLETED') {
+    // The bank's final word on an on-ramp that ended without credit: nothing to give back; never asked again.
+    if (patched('record-bank-final')) await bank.recordBankFinal({ transactionId, bankStatus: view.status });
+    return done('none');
+  }
   // The bank took money for an on-ramp that ended without credit: give it back at the bank.
   if (transaction.refundStatus === 'succeeded') return done('refunded');
   let refund = await bank.requestRefund({ transactionId, bankObjectId: view.bankObjectId, reason: `payment ${view.bankObjectId} succeeded after the on-ramp ended ${transaction.status}` });
   for (let looks = 0; refund !== 'succeeded' && refund !== 'failed'; looks++) {
     await inbox.waitForClaim(Math.min(pollIntervalMsMin * 2 ** Math.min(looks, 20), pollIntervalMsMax));
     inbox.take();
-    refund = await bank.confirmRefund({ transactionId });
+    // No refund at the bank yet (it was unreachable when asked): ask for it again (idempotent on its reference).
+    const ask = (refund === 'unavailable' || refund === 'requested') && patched('refund-request-retry');
+    refund = ask
+      ? await bank.requestRefund({ transactionId, bankObjectId: view.bankObjectId, reason: `payment ${view.bankObjectId} succeeded after the on-ramp ended ${transaction.status}` })
+      : await bank.confirmRefund({ transactionId });
   }
   if (refund === 'succeeded') return done('refunded');
   await bank.recordSecurityEvents([
