@@ -12,4 +12,6 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   npm ci --no-audit --no-fund
 fi
 bash scripts/ensure-temporal.sh >/dev/null
+# The web app the API serves at /: built when web/dist is missing or its inputs changed.
+bash scripts/build-web.sh
 exec node --enable-source-maps --import tsx scripts/up.ts
