@@ -292,7 +292,7 @@ test('statement reconciliation | the bank\'s succeeded payments, payouts and ref
   const report = await temporal.workflow.execute('statementReconciliationWorkflow', { taskQueue: system.taskQueue, workflowId: `statement-${randomUUID()}`, args: [period] });
   expect(report.payments).toBeGreaterThanOrEqual(2);
   expect(report.payouts).toBeGreaterThanOrEqual(1);
-  expect(report.refunds).toBe(1);
+  expect(report.refunds).toBeGreaterThanOrEqual(1);
   expect(report.mismatches.map((mismatch: { kind: string; reference: string }) => [mismatch.kind, mismatch.reference])).toEqual([['unknown_reference', stray]]);
   const { rows } = await system.pool.query('SELECT mismatch_count FROM statement_reconciliations WHERE id = $1', [report.id]);
   expect(rows).toEqual([{ mismatch_count: 1 }]);
