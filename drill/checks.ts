@@ -200,9 +200,17 @@ async function bankActionKept(context: CheckContext, client: DrillClient, action
   }
   if (status === 'COMPLETED' && refunded.length === 0) return [];
   if (status !== 'COMPLETED' && refunded.length === 1) return [];
+  // A refund the bank declined is flagged for an operator (README, "Money safety"), counted apart.
+  if (status !== 'COMPLETED' && refunds.length > 0 && refunds.every((refund) => refund.status === 'failed') && (await refundFlagged(context, action.transactionId))) return [];
   if (status === 'COMPLETED') tally.created += 1;
   else tally.lost += 1;
   return [`${what}: the on-ramp is ${status}, refunds at the bank ${refundText}; expected credited or refunded, once`];
+}
+
+/** The engine flagged for an operator a refund of this on-ramp that the bank declined. */
+async function refundFlagged(context: CheckContext, transactionId: string): Promise<boolean> {
+  const { rowCount } = await context.pool.query(`SELECT 1 FROM security_events WHERE subject = $1 AND kind = 'reconcile.refund_failed'`, [transactionId]);
+  return (rowCount ?? 0) > 0;
 }
 
 async function bankAgrees(
@@ -220,7 +228,9 @@ async function bankAgrees(
       // An on-ramp that ended before its payment succeeded agrees with the bank once the bank gave the money back.
       const refunded = row.kind === 'ON_RAMP' && row.status !== 'COMPLETED' && moved === 0 &&
         (await refundsOfPayment(context.bankUrl, object!.id)).some((refund) => refund.status === 'succeeded' && refund.amount === object!.amount);
-      if (!refunded) {
+      const declinedAndFlagged = row.kind === 'ON_RAMP' && row.status !== 'COMPLETED' && moved === 0 && (await refundFlagged(context, row.id)) &&
+        (await refundsOfPayment(context.bankUrl, object!.id)).every((refund) => refund.status === 'failed');
+      if (!refunded && !declinedAndFlagged) {
         // A payout the bank made while its hold was released paid the money out and left it in the wallet too.
         const { rows: flagged } = await context.pool.query<{ kind: string }>(`SELECT kind FROM security_events WHERE subject = $1 AND outcome = 'flagged'`, [row.id]);
         const what = row.kind === 'OFF_RAMP' ? 'paid out and released (money created)' : 'taken and not credited';
