@@ -169,6 +169,8 @@ function bankDecision(row: Row, atBank: Map<string, PaymentAtBank>, refunds: Map
 
 /** The claim of a well-formed forged word, weighed as the engine weighs it (bank-outcome.ts deniedClaims). */
 function denies(word: ForgedWord, row: Row, bankObjectId: string | null, lookedStatus: string): boolean {
+  // A bank that could not be asked neither confirms nor denies (workflows/bank-outcome.ts): nothing to record.
+  if (lookedStatus === 'unavailable') return false;
   const claim = word.claim!;
   const names = claim.reference === row.id && claim.bankObjectId === bankObjectId && claim.amount === String(row.amount);
   return !(names && lookedStatus === claim.status);
