@@ -8,6 +8,7 @@ import { loadConfigOrExit, workerConfigSchema, type WorkerConfig } from './commo
 import { announce, createLogger, type Logger } from './common/log';
 import { ensureSchedules } from './activities/maintenance';
 import { createPool } from './db/pool';
+import { workerTuning } from './common/worker-tuning';
 
 export async function runWorker(config: WorkerConfig, log: Logger): Promise<void> {
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'zenpay-worker' });
@@ -37,9 +38,7 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
         eventRetentionMs: config.EVENT_RETENTION_MS,
       },
     }),
-    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
-    maxConcurrentLocalActivityExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
-    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    ...workerTuning(config),
   });
   await ensureSchedules({
     client,

@@ -14,6 +14,7 @@ import { findTransaction, submitTransaction, type NewChallenge, type Transaction
 import { findUserByPhone, type User } from './auth';
 import { confirmPayment, newChallenge, sendChallengeCode, stepUpReason, type StepUpDependencies } from './step-up';
 import { WakeSignal, type EventHub } from './event-hub';
+import { loadTransaction } from './subscriptions';
 import { limitRefusal, limitsArgument, scorePayment, type FraudPolicy } from './fraud';
 
 export const noteLengthMax = 140;
@@ -155,7 +156,7 @@ export async function awaitTransaction(
   const deadline = Date.now() + waitMs;
   try {
     for (;;) {
-      const transaction = await findTransaction(deps.pool, transactionId);
+      const transaction = await loadTransaction(deps.pool, transactionId);
       if (!transaction) throw new Error(`transaction ${transactionId} vanished`);
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0 || (await settled(transaction))) return transaction;

@@ -1,7 +1,7 @@
 // Real-time updates over graphql-ws: a real WebSocket client against API processes that are separate
 // from the worker process, fed by the PostgreSQL outbox (LISTEN/NOTIFY, then read by cursor).
 import { randomUUID } from 'node:crypto';
-import { pruneEvents } from '../db/events';
+import { pruneEvents, readEventPages, readEvents } from '../db/events';
 import { fundWalletForTesting } from '../db/test-funding';
 import { freePort } from '../system/ports';
 import { graphql, sendMoneyMutation, signUpUser, type TestUser } from '../test/client';
@@ -262,4 +262,26 @@ describe('load', () => {
     });
     for (const socket of sockets) await socket.client.dispose();
   }, 120_000);
+
+  test('one outbox read for many subscribers | each gets exactly the page it would have read alone', async () => {
+    const [asha, ravi, quiet] = await Promise.all([fundedUser('Batch A', 50_000n), fundedUser('Batch R', 0n), fundedUser('Batch Q', 0n)]);
+    for (const amount of ['101', '102', '103']) await send(asha, ravi, amount);
+    const alone = await readEvents(system.pool, asha.id, 0n, 200);
+    expect(alone.events.length).toBeGreaterThan(3);
+    const requests = [
+      { userId: asha.id, afterSeq: 0n, limit: 200 },
+      { userId: ravi.id, afterSeq: 0n, limit: 2, kind: 'transaction' as const },
+      { userId: asha.id, afterSeq: alone.events[1]!.seq, limit: 200, kind: 'wallet' as const },
+      { userId: quiet.id, afterSeq: 0n, limit: 200 },
+      { userId: randomUUID(), afterSeq: 0n, limit: 200 },
+      { userId: asha.id, afterSeq: alone.events.at(-1)!.seq, limit: 200 },
+    ];
+    const together = await readEventPages(system.pool, requests);
+    const oneByOne = [];
+    for (const request of requests) oneByOne.push(await readEvents(system.pool, request.userId, request.afterSeq, request.limit, request.kind));
+    expect(together).toEqual(oneByOne);
+    expect(together[1]!.events.map((event) => event.kind)).toEqual(['transaction', 'transaction']);
+    expect(together[2]!.events.every((event) => event.kind === 'wallet' && event.seq > alone.events[1]!.seq)).toBe(true);
+    expect(together[5]!.events).toEqual([]);
+  });
 });

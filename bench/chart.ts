@@ -9,8 +9,8 @@ const panelHeight = 200;
 const fontFamily = 'DejaVu Sans';
 
 const targetLabel = (name: string) => (name === 'zenpay' ? 'ZenPAY' : name);
-const targetOrder = ['direct-sql', 'api-direct', 'ZenPAY'];
-const targetColors = ['#e45756', '#f58518', '#4c78a8'];
+const targetOrder = ['direct-sql', 'api-direct', 'noop-workflow', 'ZenPAY'];
+const targetColors = ['#e45756', '#f58518', '#54a24b', '#4c78a8'];
 const finite = (value: number) => (Number.isFinite(value) ? Math.round(value * 10) / 10 : null);
 
 function chartSpec(result: ScenarioResult): Record<string, unknown> {

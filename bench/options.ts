@@ -7,7 +7,7 @@ import { defaults } from '../common/config';
 
 export const scenarioNames = ['uniform', 'hot-account', 'on-ramp', 'soak'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
-export const baselineNames = ['direct-sql', 'api-direct'] as const;
+export const baselineNames = ['direct-sql', 'api-direct', 'noop-workflow'] as const;
 export type BaselineName = (typeof baselineNames)[number];
 export type TargetName = BaselineName | 'zenpay';
 
@@ -35,7 +35,7 @@ export const usage = `Usage: npm run bench -- [options]
   --concurrency N        in-flight operations at most (closed loop: exactly)    (64)
   --users N              simulated users                                         (1000)
   --warmup SECONDS       unmeasured load before each measurement                 (5)
-  --baselines LIST       direct-sql,api-direct | direct-sql | api-direct | none  (direct-sql,api-direct)
+  --baselines LIST       any of direct-sql, api-direct, noop-workflow, or none  (all three)
   --completion-timeout MS  an operation without its final event after this is a timeout (30000)
   --approve-ms MS        on-ramp: the bank simulator approves each payment after MS  (0)
   --out DIR              where the JSON, the chart and the table go              (bench/results)

@@ -7,10 +7,11 @@ import { createDirectLedger, createDirectPool, dropDirectLedger, type DirectAcco
 import { runLoad, type ErrorCount, type LoadRecord } from './load';
 import { scenarioSettings, type BenchOptions, type ScenarioName, type TargetName } from './options';
 import { ProcessSampler, type ProcessMetrics } from './processes';
+import { readStatements, resetStatements, type StatementProfile } from './statements';
 import type { ProgressDisplay } from './progress';
 import { percentile, summarize, type LatencySummary } from './stats';
 import type { BenchSystem } from './system';
-import { createApiTarget, createDirectTarget, type Operation, type Target } from './targets';
+import { createApiTarget, createDirectTarget, createNoopWorkflowTarget, type Operation, type Target } from './targets';
 import { fundUsers, signUpUsers, type BenchUser } from './users';
 
 export interface PhaseResult {
@@ -36,6 +37,8 @@ export interface PhaseResult {
   /** Cores the whole machine was busy, and those used by processes outside the system and the bench. */
   machine: { busyCores: number; otherCores: number };
   latenciesMs: number[];
+  /** SQL round trips and their execution time per completed operation (pg_stat_statements); null when unavailable. */
+  statements: StatementProfile | null;
 }
 
 export interface ScenarioResult {
@@ -147,6 +150,10 @@ async function openTarget(context: RunContext, name: TargetName, population: Pop
       (bank) => direct.clearingIds.get(bank)!,
     );
   }
+  if (name === 'noop-workflow') {
+    const { taskQueue, temporalAddress } = await context.system.noopWorker();
+    return createNoopWorkflowTarget(temporalAddress, taskQueue);
+  }
   const url = name === 'zenpay' ? context.system.graphqlUrl : await context.system.apiDirectUrl();
   return createApiTarget(name, url, participants, socketsMax);
 }
@@ -168,6 +175,8 @@ export async function runScenario(context: RunContext, scenario: ScenarioName, p
     // The inline execution covers sendMoney only: an on-ramp always needs its workflow and the bank.
     if (baseline === 'api-direct' && scenario === 'on-ramp') {
       result.skipped.push({ target: baseline, reason: 'the API has no inline on-ramp (it needs the bank and a workflow)' });
+    } else if (baseline === 'noop-workflow' && scenario === 'on-ramp') {
+      result.skipped.push({ target: baseline, reason: 'the floor is measured against transfers (an on-ramp waits for a bank)' });
     } else targets.push(baseline);
   }
   targets.push('zenpay');
@@ -197,11 +206,12 @@ async function runPhase(
   settings: { durationSeconds: number; rate: number | 'max' },
 ): Promise<PhaseResult> {
   const { options, system, display } = context;
-  display.log(`${scenario} / ${name}: connecting ${name === 'direct-sql' ? 'to PostgreSQL' : `${participants.length} subscribers`}`);
+  display.log(`${scenario} / ${name}: connecting ${name === 'direct-sql' ? 'to PostgreSQL' : name === 'noop-workflow' ? 'to Temporal' : `${participants.length} subscribers`}`);
   const target = await openTarget(context, name, population, participants);
   try {
     await sleep(settleMs);
     const deadlocksBefore = await databaseDeadlocks(system.pool);
+    const counting = await resetStatements(system.pool);
     const sampler = new ProcessSampler(system.processGroups());
     const label = `${scenario} / ${name} (${settings.rate === 'max' ? `max, ${options.concurrency} clients` : `${settings.rate}/s offered`})`;
     const bar = display.step(label, settings.durationSeconds, 'load');
@@ -236,8 +246,10 @@ async function runPhase(
     // An aborted run may end before the window did: take the figures so far.
     if (processes.length === 0) processes = sampler.stop();
     await sleep(settleMs);
+    // Per operation sent: each one sent makes its round trips, whether or not it completed inside the window.
+    const statements = counting ? await readStatements(system.pool, record.sent) : null;
     const deadlocks = (await databaseDeadlocks(system.pool)) - deadlocksBefore;
-    const phase = phaseResult(name, record, processes, deadlocks, target.backgroundErrors, sampler.machine);
+    const phase = { ...phaseResult(name, record, processes, deadlocks, target.backgroundErrors, sampler.machine), statements };
     bar.finish(
       `${phase.throughputPerSecond.toFixed(1)} completed/s, p50 ${phase.latencyMs.p50.toFixed(1)} ms, p99 ${phase.latencyMs.p99.toFixed(1)} ms, ` +
         `${Object.values(phase.errors).reduce((sum, entry) => sum + entry.count, 0)} errors`,
@@ -255,7 +267,7 @@ function phaseResult(
   databaseDeadlocks: number,
   backgroundErrors: Map<string, number>,
   machine: PhaseResult['machine'],
-): PhaseResult {
+): Omit<PhaseResult, 'statements'> {
   const errors = Object.fromEntries(record.errors);
   for (const [code, count] of backgroundErrors) errors[code] = { count: (errors[code]?.count ?? 0) + count, examples: errors[code]?.examples ?? [] };
   const lockingErrors: Record<string, number> = {};

@@ -28,6 +28,8 @@ export interface BenchSystem {
   logDir: string;
   /** Starts (once) an API process with TRANSFER_EXECUTION=inline on the same database and Temporal. */
   apiDirectUrl(): Promise<string>;
+  /** Starts (once) the noop-workflow worker (bench/noop) on the same Temporal; returns its task queue and Temporal's address. */
+  noopWorker(): Promise<{ taskQueue: string; temporalAddress: string }>;
   stop(options: { keepData: boolean }): Promise<void>;
 }
 
@@ -118,6 +120,8 @@ async function assemble(parts: Parts): Promise<BenchSystem> {
   const postgresPid = await postgresServerPid(pool).catch(() => null);
   if (postgresPid === null) parts.notes.push('postgres: server process not found on this machine, not measured');
   let apiDirect: { process: ManagedProcess; url: string } | null = null;
+  let noopWorker: ManagedProcess | null = null;
+  const noopTaskQueue = `${parts.taskQueue}-bench-noop`;
 
   const startApiDirect = async () => {
     const apiProcess = new ManagedProcess({
@@ -146,6 +150,20 @@ async function assemble(parts: Parts): Promise<BenchSystem> {
     return { process: apiProcess, url };
   };
 
+  const startNoopWorker = async () => {
+    const worker = new ManagedProcess({
+      name: 'noop-worker',
+      ...nodeEntry(path.join(projectRoot, 'bench', 'noop', 'worker.ts')),
+      cwd: projectRoot,
+      // The environment ZenPAY's worker gets (its WORKER_* settings included), on a task queue of its own.
+      env: { ...process.env, TEMPORAL_ADDRESS: parts.temporalAddress, NOOP_TASK_QUEUE: noopTaskQueue },
+      logFile: path.join(parts.logDir, 'noop-worker.log'),
+      readyLine: /noop worker running/,
+    });
+    await worker.start();
+    return worker;
+  };
+
   return {
     graphqlUrl: parts.graphqlUrl,
     databaseUrl: parts.databaseUrl,
@@ -164,6 +182,7 @@ async function assemble(parts: Parts): Promise<BenchSystem> {
       add('worker', parts.pids.worker);
       add('api', parts.pids.api);
       add('api-direct', apiDirect?.process.pid);
+      add('noop-worker', noopWorker?.pid);
       add('bank-sim', parts.pids['bank-sim']);
       add('bench client', process.pid);
       return groups;
@@ -172,8 +191,13 @@ async function assemble(parts: Parts): Promise<BenchSystem> {
       apiDirect ??= await startApiDirect();
       return apiDirect.url;
     },
+    async noopWorker() {
+      noopWorker ??= await startNoopWorker();
+      return { taskQueue: noopTaskQueue, temporalAddress: parts.temporalAddress };
+    },
     async stop({ keepData }) {
       await apiDirect?.process.close();
+      await noopWorker?.close();
       await pool.end();
       await parts.stopSystem();
       if (parts.dataDir && !keepData) rmSync(parts.dataDir, { recursive: true, force: true });

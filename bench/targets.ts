@@ -2,6 +2,8 @@
 // same GraphQL, the ledger posted in the request), or direct-sql (one SQL transaction, no API).
 // Each turns an operation into an outcome stamped with when its completion reached the client.
 import { randomUUID } from 'node:crypto';
+import { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import type { Pool } from '../db/pool';
 import { CompletionTracker, GraphQLHttpClient, TransportError, subscribeUser, type SubscribedUser } from './api-client';
 import { directErrorCode, directTransfer } from './direct-sql';
@@ -132,6 +134,40 @@ export function createDirectTarget(pool: Pool, accountOf: (user: BenchUser) => b
       );
       try {
         return await Promise.race([transfer, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/**
+ * The noop-workflow baseline, Temporal's floor: each operation starts a workflow that runs one no-op
+ * local activity (bench/noop) and waits for its result, through the same native client the API uses,
+ * run by a worker process with ZenPAY's worker settings. The operation itself is ignored.
+ */
+export async function createNoopWorkflowTarget(temporalAddress: string, taskQueue: string): Promise<Target> {
+  const connection = await NativeConnection.connect({ address: temporalAddress });
+  const client = new Client({ connection, namespace: 'default' });
+  return {
+    name: 'noop-workflow',
+    backgroundErrors: new Map(),
+    async close() {
+      await connection.close();
+    },
+    async execute(_operation, timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<Outcome>((resolve) => {
+        timer = setTimeout(() => resolve(failure('COMPLETION_TIMEOUT', `no result in ${timeoutMs} ms`)), timeoutMs);
+      });
+      const run = client.workflow
+        .execute('noopWorkflow', { taskQueue, workflowId: `bench-noop-${randomUUID()}`, args: [] })
+        .then(
+          (): Outcome => ({ ok: true, finishedAtMs: performance.now(), responseMs: null, answeredPending: false }),
+          (error: unknown) => failure((error as { name?: string }).name ?? 'WORKFLOW_ERROR', (error as Error).message),
+        );
+      try {
+        return await Promise.race([run, timeout]);
       } finally {
         clearTimeout(timer);
       }

@@ -1,6 +1,7 @@
 // Typed configuration for every process, read from the environment and checked at start-up with zod.
 // Every setting has a default for a local system; a bad value stops the process with a clear message.
 import { z } from 'zod';
+import { workerTuningDefaults } from './worker-tuning';
 import { bankApiTimeoutMsMax } from './bank';
 import { developmentAppDatabasePassword, developmentBanks, developmentWebhookSecret } from './development';
 import { defaultReviewScore, parseFraudRuleOverrides } from './fraud-rules';
@@ -183,6 +184,14 @@ export const apiConfigSchema = z.object({
 }));
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
+/** How workers poll Temporal (common/worker-tuning.ts); the benchmark's noop-workflow worker reads the same. */
+export const workerTuningFields = {
+  /** Workflow-task pollers in all; with WORKER_STICKY_POLL_RATIO of them on the normal queue (at least 1). */
+  WORKER_WORKFLOW_TASK_POLLERS: z.coerce.number().int().min(2).max(200).default(workerTuningDefaults.WORKER_WORKFLOW_TASK_POLLERS),
+  WORKER_STICKY_POLL_RATIO: z.coerce.number().min(0).max(1).default(workerTuningDefaults.WORKER_STICKY_POLL_RATIO),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(1).max(100_000).optional(),
+};
+
 export const workerConfigSchema = z.object({
   ...shared,
   BANK_API_URL: z.string().url().default(defaults.bankApiUrl),
@@ -197,6 +206,7 @@ export const workerConfigSchema = z.object({
   BANK_DECISION_TIMEOUT_MS: positiveMs.default(15 * 60 * 1000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(1000).default(100),
+  ...workerTuningFields,
   /** Outbox events older than this are pruned; a subscriber resuming from before them must refetch. */
   EVENT_RETENTION_MS: positiveMs.default(7 * 24 * 3600 * 1000),
   EVENT_PRUNE_INTERVAL_MS: positiveMs.default(3600 * 1000),

@@ -68,41 +68,63 @@ export interface EventPage {
   prunedThroughSeq: bigint;
 }
 
+export interface EventPageRequest {
+  userId: string;
+  afterSeq: bigint;
+  limit: number;
+  kind?: EventKind | undefined;
+}
+
 /** Events of one user after a seq, oldest first, at most limit of them. */
-export async function readEvents(
-  db: Queryable,
-  userId: string,
-  afterSeq: bigint,
-  limit: number,
-  kind?: EventKind,
-): Promise<EventPage> {
+export async function readEvents(db: Queryable, userId: string, afterSeq: bigint, limit: number, kind?: EventKind): Promise<EventPage> {
+  return (await readEventPages(db, [{ userId, afterSeq, limit, kind }]))[0]!;
+}
+
+/**
+ * Several readers' pages in one round trip (an API instance woken for many subscribers at once reads
+ * them together): each request's events after its seq, oldest first, at most its limit, in request order.
+ */
+export async function readEventPages(db: Queryable, requests: readonly EventPageRequest[]): Promise<EventPage[]> {
+  if (requests.length === 0) return [];
   const { rows } = await db.query<{
-    seq: bigint;
+    request: number;
+    seq: bigint | null;
     kind: EventKind;
     transaction_id: string | null;
     payload: NewEvent['payload'];
     created_at: Date;
     pruned_through_seq: bigint;
   }>(
-    `SELECT e.seq, e.kind, e.transaction_id, e.payload, e.created_at, s.pruned_through_seq
-     FROM event_streams s LEFT JOIN LATERAL (
-       SELECT * FROM events WHERE user_id = s.user_id AND seq > $2 AND ($4::text IS NULL OR kind = $4)
-       ORDER BY seq LIMIT $3) e ON true
-     WHERE s.user_id = $1`,
-    [userId, String(afterSeq), limit, kind ?? null],
+    `SELECT w.request::int AS request, e.seq, e.kind, e.transaction_id, e.payload, e.created_at, s.pruned_through_seq
+     FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[]) WITH ORDINALITY AS w(user_id, after_seq, page_limit, kind, request)
+     JOIN event_streams s ON s.user_id = w.user_id
+     LEFT JOIN LATERAL (
+       SELECT * FROM events WHERE user_id = w.user_id AND seq > w.after_seq AND (w.kind IS NULL OR kind = w.kind)
+       ORDER BY seq LIMIT w.page_limit) e ON true
+     ORDER BY w.request, e.seq`,
+    [
+      requests.map((request) => request.userId),
+      requests.map((request) => String(request.afterSeq)),
+      requests.map((request) => request.limit),
+      requests.map((request) => request.kind ?? null),
+    ],
   );
-  const prunedThroughSeq = rows[0]?.pruned_through_seq ?? 0n;
-  const events = rows
-    .filter((row) => row.seq !== null)
-    .map((row) => ({
-      userId,
+  const pages: EventPage[] = requests.map(() => ({ events: [], prunedThroughSeq: 0n }));
+  for (const row of rows) {
+    const index = row.request - 1;
+    const page = pages[index]!;
+    page.prunedThroughSeq = row.pruned_through_seq;
+    if (row.seq === null) continue;
+    page.events.push({
+      userId: requests[index]!.userId,
       seq: row.seq,
       kind: row.kind,
       transactionId: row.transaction_id,
       payload: row.payload,
       createdAt: row.created_at,
-    }));
-  return { events, prunedThroughSeq };
+    });
+  }
+  return pages;
 }
 
 /**

@@ -44,6 +44,24 @@ export async function temporalReachable(address: string): Promise<boolean> {
   }
 }
 
+/**
+ * Dynamic config for the dev server ZenPAY runs on (npm start, the tests, the bench), measured A/B in
+ * the benchmark (README "Performance"): one task-queue partition (the dev server is one process: four
+ * partitions only spread a few pollers thin and spill tasks to the database), and no forced refresh of
+ * the search-attribute cache on every read (the CLI's default makes each workflow read it ~8 times).
+ * `TEMPORAL_DEV_TUNING=off` runs the CLI's defaults instead.
+ */
+export const devServerDynamicConfig: Readonly<Record<string, string>> = {
+  'matching.numTaskqueueReadPartitions': '1',
+  'matching.numTaskqueueWritePartitions': '1',
+  'system.forceSearchAttributesCacheRefreshOnRead': 'false',
+};
+
+export function devServerTuningArgs(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.TEMPORAL_DEV_TUNING === 'off') return [];
+  return Object.entries(devServerDynamicConfig).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]);
+}
+
 export function temporalDevServer(options: TemporalDevServerOptions): ManagedProcess {
   const args = ['server', 'start-dev', '--ip', options.host, '--port', String(options.port), '--log-level', 'warn'];
   if (options.uiPort === null) args.push('--headless');
@@ -55,6 +73,7 @@ export function temporalDevServer(options: TemporalDevServerOptions): ManagedPro
     args.push('--db-filename', options.databaseFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   }
   for (const definition of searchAttributeDefinitions) args.push('--search-attribute', definition);
+  args.push(...devServerTuningArgs());
   args.push(...(options.extraArgs ?? []));
   const address = `${options.host}:${options.port}`;
   return new ManagedProcess({

@@ -1,0 +1,7 @@
+export interface NoopActivities {
+  noop(): Promise<void>;
+}
+
+export const noopActivities: NoopActivities = {
+  async noop() {},
+};
