@@ -1,5 +1,7 @@
 // The Temporal worker process: runs ZenPAY's workflows and activities on one task queue, plus the
 // Temporal Schedules of its background jobs (the reconciler, the outbox's retention).
+// First: tracing's pg instrumentation must be in place before anything loads `pg`.
+import { startTracing } from './common/tracing';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
@@ -8,14 +10,21 @@ import { loadConfigOrExit, workerConfigSchema, type WorkerConfig } from './commo
 import { announce, createLogger, type Logger } from './common/log';
 import { ensureSchedules } from './activities/maintenance';
 import { createPool } from './db/pool';
+import { fraudPolicyOf } from './api/fraud';
 import { workerTuning } from './common/worker-tuning';
+import { clientInterceptors, sdkMetricsAddress, sdkTelemetryOptions, startWorkerMetrics, workerMetricsConfig, workerOptions } from './common/worker-observability';
 
-export async function runWorker(config: WorkerConfig, log: Logger): Promise<void> {
+/** `sdkMetricsAddress`: where Runtime.install put the Temporal SDK's Prometheus exporter, relayed by /metrics. */
+export async function runWorker(config: WorkerConfig, log: Logger, observability: { sdkMetricsAddress?: string | null } = {}): Promise<void> {
+  const tracing = startTracing('zenpay-worker');
+  const metricsConfig = workerMetricsConfig();
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'zenpay-worker' });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
-  const bundlePath = process.env.WORKFLOW_BUNDLE_PATH;
+  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, interceptors: clientInterceptors(tracing) });
+  // With tracing on, the workflow code must include the tracing interceptors: a bundle made with them
+  // (scripts/bundle-workflows.ts --tracing), or the worker bundles the code itself.
+  const bundlePath = tracing ? process.env.WORKFLOW_TRACING_BUNDLE_PATH : process.env.WORKFLOW_BUNDLE_PATH;
   const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = bundlePath
     ? { workflowBundle: { codePath: bundlePath } }
     : { workflowsPath: require.resolve('./workflows') };
@@ -31,6 +40,7 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
       bankDecisionTimeoutMs: config.BANK_DECISION_TIMEOUT_MS,
       bankUnavailableAfterMs: config.BANK_UNAVAILABLE_AFTER_MS,
       webAppUrl: config.WEB_APP_URL,
+      fraud: fraudPolicyOf(config),
       reconciler: {
         client,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -39,7 +49,9 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
       },
     }),
     ...workerTuning(config),
+    ...workerOptions(pool, tracing, Boolean(bundlePath)),
   });
+  const metrics = await startWorkerMetrics(metricsConfig, pool, observability.sdkMetricsAddress ?? null);
   await ensureSchedules({
     client,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -47,7 +59,7 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
     eventPruneIntervalMs: config.EVENT_PRUNE_INTERVAL_MS,
   });
 
-  announce(log, { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker running');
+  announce(log, { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, metricsUrl: metrics?.url ?? null, tracing: tracing !== null }, 'worker running');
   try {
     // Resolves after SIGINT or SIGTERM (the Runtime's shutdown signals), once in-flight tasks finish.
     await worker.run();
@@ -55,6 +67,8 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
     await connection.close();
     await clientConnection.close();
     await pool.end();
+    await metrics?.close();
+    await tracing?.shutdown();
     log.info('worker stopped');
   }
 }
@@ -80,12 +94,19 @@ function temporalLogger(log: Logger, minimum: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN
 if (require.main === module) {
   const config = loadConfigOrExit(workerConfigSchema);
   const log = createLogger('worker', config.LOG_LEVEL);
-  Runtime.install({ logger: temporalLogger(log.child({ component: 'temporal-sdk' }), config.TEMPORAL_SDK_LOG_LEVEL) });
-  runWorker(config, log).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      log.fatal({ err: error }, 'worker failed');
-      process.exit(1);
-    },
-  );
+  sdkMetricsAddress(workerMetricsConfig())
+    .then((address) => {
+      Runtime.install({
+        logger: temporalLogger(log.child({ component: 'temporal-sdk' }), config.TEMPORAL_SDK_LOG_LEVEL),
+        telemetryOptions: sdkTelemetryOptions(address),
+      });
+      return runWorker(config, log, { sdkMetricsAddress: address });
+    })
+    .then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.fatal({ err: error }, 'worker failed');
+        process.exit(1);
+      },
+    );
 }

@@ -5,8 +5,11 @@ import type { PaymentWorkflowInput } from '../common/transactions';
 import { BankClient } from './bank-client';
 import { createBankActivities } from './bank-payments';
 import { createConfirmationActivities } from './confirmation';
+import { createOperatorActionActivities } from './operator-actions';
 import { createReconcilerActivities, type ReconcilerDependencies } from './reconciler';
 import { createReviewActivities } from './review';
+import { createScheduledPaymentActivities } from './scheduled-payments';
+import type { FraudPolicy } from '../api/fraud';
 import { createStatementActivities } from './statement';
 import { postTransfer } from './transfer';
 
@@ -22,9 +25,11 @@ export interface ActivityDependencies {
   reconciler: Omit<ReconcilerDependencies, 'pool'>;
   /** Where the bank sends the browser back after an on-ramp (the web app); none: the bank's own page. */
   webAppUrl?: string;
+  /** Limits and fraud rules for scheduled payments' runs (the API's, for sendMoney). */
+  fraud: FraudPolicy;
 }
 
-export function createActivities({ pool, bank, bankDecisionTimeoutMs, bankUnavailableAfterMs, reconciler, webAppUrl }: ActivityDependencies) {
+export function createActivities({ pool, bank, bankDecisionTimeoutMs, bankUnavailableAfterMs, reconciler, webAppUrl, fraud }: ActivityDependencies) {
   return {
     postTransfer: (input: PaymentWorkflowInput) => postTransfer(pool, input),
     ...createBankActivities({ pool, bank, decisionTimeoutMs: bankDecisionTimeoutMs, unavailableAfterMs: bankUnavailableAfterMs, webAppUrl }),
@@ -32,6 +37,8 @@ export function createActivities({ pool, bank, bankDecisionTimeoutMs, bankUnavai
     ...createStatementActivities({ pool, bank }),
     ...createConfirmationActivities({ pool }),
     ...createReviewActivities({ pool }),
+    ...createOperatorActionActivities({ pool, bank, client: reconciler.client, taskQueue: reconciler.taskQueue }),
+    ...createScheduledPaymentActivities({ pool, client: reconciler.client, taskQueue: reconciler.taskQueue, fraud }),
   };
 }
 

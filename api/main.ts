@@ -1,10 +1,15 @@
 // The API process: connects to PostgreSQL and Temporal, listens for outbox events, serves GraphQL,
-// subscriptions, bank webhooks and /healthz on one port. SIGINT/SIGTERM close it cleanly.
+// subscriptions, bank webhooks and /healthz on one port (metrics on another). SIGINT/SIGTERM close it cleanly.
+// First: tracing's pg instrumentation must be in place before anything loads `pg`.
+import { startTracing } from '../common/tracing';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { apiConfigSchema, loadConfigOrExit, type ApiConfig } from '../common/config';
 import { announce, createLogger, type Logger } from '../common/log';
 import { createPool } from '../db/pool';
+import { clientInterceptors } from '../common/worker-observability';
+import { defaultMetricsPorts, loadMetricsConfig, observePool, outboxDeliveryLag, startMetricsServer, useMetrics, webhookVerificationFailures } from '../common/metrics';
+import { metricsOverview } from './observability';
 import type { ApiDependencies } from './context';
 import { EventHub } from './event-hub';
 import { RateLimits } from './rate-limits';
@@ -17,17 +22,22 @@ export interface RunningApi extends ApiServer {
 }
 
 export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi> {
+  const tracing = startTracing('zenpay-api');
+  const metricsConfig = loadMetricsConfig(defaultMetricsPorts.api);
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: 'zenpay-api' });
   // The Rust core's gRPC client: far less CPU per call than the pure-JavaScript one.
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: clientInterceptors(tracing) });
   const hub = new EventHub(config.DATABASE_URL, log);
   await hub.start();
   const limits = new RateLimits(pool, config, log);
   const sms = createSmsSender({ baseUrl: config.SMS_API_URL, timeoutMs: config.SMS_API_TIMEOUT_MS });
   const deps: ApiDependencies = { config, pool, temporal, hub, log, limits, sms };
   const server = await startApiServer(deps, (app) => app.use(bankWebhookRouter(deps)));
-  announce(log, { url: `${server.url}/graphql` }, 'api listening');
+  useMetrics(webhookVerificationFailures, outboxDeliveryLag);
+  observePool('api', pool);
+  const metrics = await startMetricsServer({ config: metricsConfig, extraRoutes: { '/metrics/overview': metricsOverview } });
+  announce(log, { url: `${server.url}/graphql`, metricsUrl: metrics?.url ?? null, tracing: tracing !== null }, 'api listening');
   return {
     ...server,
     deps,
@@ -36,6 +46,8 @@ export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi
       await hub.stop();
       await connection.close();
       await pool.end();
+      await metrics?.close();
+      await tracing?.shutdown();
     },
   };
 }

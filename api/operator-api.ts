@@ -22,6 +22,7 @@ import { findTransaction, type TransactionRow } from '../db/transactions';
 import { bearerToken, findUserByPhone, findUsersByIds, type User } from './auth';
 import { clientInfo, type ClientInfo } from './client-address';
 import type { ApiDependencies } from './context';
+import { findOperatorAction, requestOperatorAction, type OperatorActionRow } from './operator-actions';
 import { recordOperatorAction, resolveOperatorSession, signInOperator, signOutOperator, type OperatorSession } from './operators';
 import { DateTimeScalar, MoneyScalar } from './scalars';
 import { toGraphQLError } from './yoga';
@@ -101,6 +102,16 @@ async function decideReview(context: OperatorContext, args: { transactionId: str
   return reviewView(context, (await findReview(context.deps.pool, transactionId))!);
 }
 
+type OperatorActionArgs = { transactionId: string; reason: string; actionId?: string | null };
+
+/** Reverse, refund, retry or close: recorded and audited, then carried out by its workflow (api/operator-actions.ts). */
+const operatorAction = (context: OperatorContext, kind: Parameters<typeof requestOperatorAction>[2], args: OperatorActionArgs) =>
+  requestOperatorAction(context, requireOperator(context).operator.name, kind, {
+    transactionId: validUuid(args.transactionId, 'transactionId'),
+    reason: validateReason(args.reason),
+    actionId: args.actionId ? validUuid(args.actionId, 'actionId') : null,
+  });
+
 /** Reads that reveal a user's data are audited too (who looked at whom, when). */
 const audited = (context: OperatorContext, action: string, subject: string | null, details: Record<string, unknown> = {}) =>
   recordOperatorAction(context.deps.pool, {
@@ -148,6 +159,10 @@ export const operatorResolvers = {
       await audited(context, 'view_security_events', args.userId ?? args.subject ?? null, { kindPrefix: args.kindPrefix ?? null, count: events.length });
       return events.map((event) => ({ ...event, id: String(event.id), details: JSON.stringify(event.details) }));
     },
+    operatorAction: async (_: unknown, args: { id: string }, context: OperatorContext) => {
+      requireOperator(context);
+      return findOperatorAction(context.deps.pool, validUuid(args.id, 'id'));
+    },
     operatorActions: async (_: unknown, args: { operator?: string | null; first: number }, context: OperatorContext) => {
       requireOperator(context);
       const { rows } = await context.deps.pool.query(
@@ -165,6 +180,10 @@ export const operatorResolvers = {
     signOut: (_: unknown, __: unknown, context: OperatorContext) => signOutOperator(context.deps.pool, requireOperator(context), context.client),
     decideReview: (_: unknown, args: { transactionId: string; decision: 'APPROVE' | 'REJECT'; reason: string }, context: OperatorContext) =>
       decideReview(context, args),
+    reverseTransfer: (_: unknown, args: OperatorActionArgs, context: OperatorContext) => operatorAction(context, 'REVERSE_TRANSFER', args),
+    refundOnRamp: (_: unknown, args: OperatorActionArgs, context: OperatorContext) => operatorAction(context, 'REFUND_ON_RAMP', args),
+    retryPayment: (_: unknown, args: OperatorActionArgs, context: OperatorContext) => operatorAction(context, 'RETRY_PAYMENT', args),
+    closePayment: (_: unknown, args: OperatorActionArgs, context: OperatorContext) => operatorAction(context, 'CLOSE_PAYMENT', args),
     setUserTier: async (_: unknown, args: { userId: string; tier: VerificationTier; reason: string }, context: OperatorContext) => {
       const session = requireOperator(context);
       const userId = validUuid(args.userId, 'userId');
@@ -180,6 +199,10 @@ export const operatorResolvers = {
       const [user] = await findUsersByIds(context.deps.pool, [userId]);
       return userView(context, user!);
     },
+  },
+  OperatorActionRun: {
+    details: (row: OperatorActionRow) => JSON.stringify(row.details),
+    payment: async (row: OperatorActionRow, _: unknown, context: OperatorContext) => paymentView((await findTransaction(context.deps.pool, row.transactionId))!),
   },
   OperatorUser: {
     payments: async (user: User, args: { first: number }, context: OperatorContext) =>

@@ -15,7 +15,9 @@ import { DateTimeScalar, MoneyScalar } from './scalars';
 import { confirmTwoFactorEnrollment, disableTwoFactor, isTwoFactorEnabled, startTwoFactorEnrollment, verifySecondFactor } from './two-factor';
 import { findChallenge, type SecondFactor } from './step-up';
 import { fraudPolicyOf } from './fraud';
+import { transactionAftermathResolvers } from './transaction-aftermath';
 import { viewerAnalytics, viewerStatement, type Granularity, type MoneyFlow } from './analytics';
+import { scheduledPaymentResolvers, scheduledPaymentMutations, scheduledPaymentQueries } from './scheduled-payment-resolvers';
 import {
   decodeEventCursor,
   encodeEventCursor,
@@ -124,6 +126,7 @@ export const resolvers = {
     },
     statement: async (_: unknown, args: { month: string; timeZone: string }, context: ApiContext) =>
       viewerStatement(context.deps.pool, viewerId(context), args.month, args.timeZone),
+    ...scheduledPaymentQueries,
   },
 
   Mutation: {
@@ -168,6 +171,7 @@ export const resolvers = {
       const session = await limitMutation(context);
       return confirmTransaction(paymentDependencies(context), session.user, args, context.client.address);
     },
+    ...scheduledPaymentMutations(limitMutation, paymentDependencies),
   },
 
   Subscription: {
@@ -218,6 +222,8 @@ export const resolvers = {
     twoFactorEnabled: (_viewer: unknown, __: unknown, context: ApiContext) => isTwoFactorEnabled(context.deps.pool, viewerId(context)),
   },
 
+  ...scheduledPaymentResolvers,
+
   Transaction: {
     direction: (transaction: TransactionRow, _: unknown, context: ApiContext) => {
       if (transaction.kind === 'ON_RAMP') return 'CREDIT';
@@ -239,6 +245,7 @@ export const resolvers = {
         : null,
     bankRedirectUrl: (transaction: TransactionRow) =>
       transaction.kind === 'ON_RAMP' && transaction.status === 'AWAITING_BANK' ? transaction.bankRedirectUrl : null,
+    ...transactionAftermathResolvers,
   },
 };
 

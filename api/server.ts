@@ -2,7 +2,7 @@
 // webhook receiver, and /healthz. Subscriptions reuse Yoga's execution (its graphql-ws recipe).
 import express from 'express';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, validate as validateWith, type DocumentNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -196,8 +196,9 @@ export async function startApiServer(
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(deps.config.API_PORT, deps.config.API_HOST, () => resolve());
+    server.listen({ port: deps.config.API_PORT, host: deps.config.API_HOST, reusePort: deps.config.API_REUSE_PORT }, () => resolve());
   });
+  const instanceListener = deps.config.API_INSTANCE_PORT === undefined ? null : await listenOnInstancePort(server, deps.config.API_INSTANCE_PORT, deps.config.API_HOST);
   const address = server.address() as AddressInfo;
   const url = `http://${deps.config.API_HOST}:${address.port}`;
 
@@ -213,11 +214,22 @@ export async function startApiServer(
       for (const socket of sockets.keys()) socket.close(1001, 'Server shutting down');
       await wsCleanup.dispose();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      instanceListener?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await yoga.dispose();
     },
   };
+}
+
+/** The same HTTP server (WebSockets included) on a port of this process alone: connections are handed over. */
+async function listenOnInstancePort(server: Server, port: number, host: string): Promise<NetServer> {
+  const listener = createNetServer((socket) => server.emit('connection', socket));
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(port, host, () => resolve());
+  });
+  return listener;
 }
 
 /** Closes (4401) every socket whose session was revoked or expired, asking the database in batches. */

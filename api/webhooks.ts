@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { BankOutcomeSignal } from '../common/bank';
 import { ensureReconciliation } from '../common/payment-workflows';
 import { workflowIdFor } from '../common/transactions';
+import { webhookVerificationFailures } from '../common/metrics';
 import { recordSecurityEvent } from '../db/security-events';
 import { findTransaction } from '../db/transactions';
 import type { ApiDependencies } from './context';
@@ -78,6 +79,7 @@ export function bankWebhookRouter(deps: ApiDependencies): express.Router {
         }
       });
       if (!verified) {
+        webhookVerificationFailures.inc();
         recordForgery(request, headers['webhook-id']);
         return reject(response, 401, 'INVALID_SIGNATURE', 'missing, stale or invalid webhook signature');
       }

@@ -16,6 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import { bearerToken } from './auth';
 import { clientInfo, type ClientInfo } from './client-address';
 import { buildContext, type ApiContext, type ApiDependencies } from './context';
+import { observabilityPlugins } from './observability';
 import { resolvers } from './resolvers';
 
 export const typeDefs = readFileSync(path.join(__dirname, 'schema.graphql'), 'utf8');
@@ -97,6 +98,8 @@ export function createGraphQLServer(deps: ApiDependencies) {
       costLimitPlugin({ maxCost: operationCostMax, exposeLimits: true }),
       ...(deps.config.GRAPHQL_INTROSPECTION ? [] : [useDisableIntrospection(), blockFieldSuggestionsPlugin()]),
       useContractErrorCodes,
+      // Metrics by operation, the operation's correlation (transaction id in logs and spans), its span.
+      ...observabilityPlugins(),
     ],
     context: async (initial: YogaInitialContext & ServerContext) => {
       const token =

@@ -2,7 +2,9 @@
 // SIGTERM or SIGINT stops accepting requests, flushes the journal and exits 0; a bad setting exits 1.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../common/config';
 import { createLogger, type Logger } from '../common/log';
+import { defaultMetricsPorts, httpRequestMetrics, loadMetricsConfig, startMetricsServer, type MetricsConfig } from '../common/metrics';
 import { createBankSimulator, type BankSimulator } from './app';
 import { ConfigurationError, readEnvironment, type BankSimulatorEnvironment } from './config';
 
@@ -11,10 +13,12 @@ const shutdownGraceMs = 2_000;
 
 function main(): void {
   let environment: BankSimulatorEnvironment;
+  let metricsConfig: MetricsConfig;
   try {
     environment = readEnvironment(process.env);
+    metricsConfig = loadMetricsConfig(defaultMetricsPorts.bankSim);
   } catch (error) {
-    if (!(error instanceof ConfigurationError)) throw error;
+    if (!(error instanceof ConfigurationError || error instanceof ConfigError)) throw error;
     createLogger('bank-sim', 'info').fatal({ err: { message: error.message } }, error.message);
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
@@ -44,12 +48,21 @@ function main(): void {
       process.exit(1);
     }
     // Attached in the same tick as the listen callback, before any request can be read.
+    server.on('request', httpRequestMetrics());
     server.on('request', simulator.app);
-    // Always written, whatever LOG_LEVEL says: a parent process finds the port through this line.
-    const announcer = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
-    announcer.info(
-      { url, publicUrl: environment.publicUrl ?? url, webhookUrl: environment.webhookUrl, stateFile: environment.stateFile },
-      'bank simulator listening',
+    void startMetricsServer({ config: metricsConfig }).then(
+      (metrics) => {
+        // Always written, whatever LOG_LEVEL says: a parent process finds the port through this line.
+        const announcer = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
+        announcer.info(
+          { url, publicUrl: environment.publicUrl ?? url, webhookUrl: environment.webhookUrl, stateFile: environment.stateFile, metricsUrl: metrics?.url ?? null },
+          'bank simulator listening',
+        );
+      },
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'bank simulator cannot serve metrics');
+        process.exit(1);
+      },
     );
     const stop = (signal: NodeJS.Signals) => void shutDown(server, simulator, logger, signal);
     process.once('SIGTERM', stop);

@@ -153,6 +153,10 @@ export const apiConfigSchema = z.object({
   ...shared,
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(4000),
+  /** Several API processes share API_PORT (SO_REUSEPORT: the kernel spreads connections among them). */
+  API_REUSE_PORT: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+  /** A second port of this process alone, beside a shared API_PORT: to reach one instance in particular. */
+  API_INSTANCE_PORT: port.optional(),
   SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
   /** How long a mutation waits for its workflow to finish before answering PENDING. */
   MUTATION_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(5_000),
@@ -206,6 +210,8 @@ export const workerConfigSchema = z.object({
   BANK_DECISION_TIMEOUT_MS: positiveMs.default(15 * 60 * 1000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Scheduled payments' runs are limited and scored as sendMoney is: the same settings as the API's. */
+  ...fraudConfig,
   ...workerTuningFields,
   /** Outbox events older than this are pruned; a subscriber resuming from before them must refetch. */
   EVENT_RETENTION_MS: positiveMs.default(7 * 24 * 3600 * 1000),

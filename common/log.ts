@@ -1,5 +1,6 @@
 // Structured logging for every ZenPAY process: one JSON object a line, secrets redacted by path.
 import pino, { type Logger } from 'pino';
+import { logCorrelation } from './correlation';
 
 export type { Logger };
 
@@ -25,6 +26,8 @@ export function createLogger(service: string, level: string = process.env.LOG_LE
     base: { service },
     redact: { paths: redactedPaths, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // The current transaction (and trace) on every line made on its behalf (common/correlation.ts).
+    mixin: logCorrelation,
   });
 }
 

@@ -8,6 +8,7 @@ import { readEnvironment } from '../bank-sim/config';
 import { apiConfigSchema, developmentTwoFactorEncryptionKey, workerConfigSchema } from '../common/config';
 import { developmentWebhookSecret } from '../common/development';
 import { searchAttributes } from '../common/transactions';
+import { defaultHistoryShards, dynamicConfigSource } from '../system/temporal-cluster';
 
 const root = path.join(__dirname, '..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true });
@@ -34,6 +35,15 @@ test('compose | every role of the system | is a service', () => {
   );
   expect(compose.services.temporal.image).toMatch(/^temporalio\/server:/);
   expect(JSON.stringify(compose)).not.toContain('auto-setup');
+});
+
+test('compose | topology | as the cluster profile: two API and two worker replicas, the default shard count, the same dynamic config', () => {
+  expect([compose.services.api.deploy?.replicas, compose.services.worker.deploy?.replicas]).toEqual([2, 2]);
+  expect(Number(environment('temporal').NUM_HISTORY_SHARDS)).toBe(defaultHistoryShards);
+  // The file the cluster profile writes into its server config is the one compose mounts.
+  const mounted = (compose.services.temporal.volumes as string[]).find((volume) => volume.endsWith(`:${environment('temporal').DYNAMIC_CONFIG_FILE_PATH}:ro`))!;
+  expect(path.resolve(root, mounted.split(':')[0]!)).toBe(dynamicConfigSource);
+  expect(Object.keys(parse(readFileSync(dynamicConfigSource, 'utf8')))).toContain('frontend.namespaceRPS.visibility');
 });
 
 test('compose | api and worker settings | are all known to the config schema and valid', () => {

@@ -54,7 +54,7 @@ async function deadlineOf(pool: Pool, transactionId: string): Promise<number | n
   return row?.status === 'AWAITING_BANK' && row.bank_deadline_at ? row.bank_deadline_at.getTime() : null;
 }
 
-/** Funds the user's wallet through an ordinary (auto-approved) on-ramp, so its withdrawals can be held. */
+/** Funds the client's wallet through an ordinary (auto-approved) on-ramp, so its withdrawals can be held. */
 export async function fundBankUser(context: BankUserContext, amount: string): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const outcome = await context.client.send(context.client.newRequest('ON_RAMP', amount, { bank: 'HDFC' }));
@@ -65,7 +65,7 @@ export async function fundBankUser(context: BankUserContext, amount: string): Pr
     }, waitForEndMs);
     if (status === 'COMPLETED') return;
   }
-  context.log('drill: the bank user could not fund its wallet; its withdrawals will fail INSUFFICIENT_FUNDS');
+  context.log(`drill: ${context.client.user.name} could not fund its wallet; its withdrawals will fail INSUFFICIENT_FUNDS`);
 }
 
 /** Opens a window with no auto-approval, makes the on-ramp or withdrawal, and waits until the bank has it pending. */

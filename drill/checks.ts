@@ -1,6 +1,6 @@
 // The drill's invariants, checked once the system is quiet. Each returns the evidence of any
 // violation (ids, expected against found); an empty list means the invariant holds. The money-safety
-// invariants of issue 10 (8 to 10) are in money-checks.ts.
+// invariants of issue 10 (8 to 10) are in money-checks.ts, fraud review's (11) in review-checks.ts.
 import type { Client } from '@temporalio/client';
 import { auditLedger } from '../db/audit';
 import { ledgerTransferId } from '../db/ledger';
@@ -10,6 +10,7 @@ import type { AcceptedPayment, BankAction, DrillClient } from './client';
 import type { ForgedWord } from './forgery';
 import { runMoneyChecks } from './money-checks';
 import type { Termination } from './operator';
+import { reviewsEndedAsDecided, type ReviewCheckContext, type ReviewCounts } from './review-checks';
 
 export interface CheckResult {
   name: string;
@@ -42,11 +43,13 @@ export interface CheckContext {
   terminations: readonly Termination[];
   forged: readonly ForgedWord[];
   statementFrom: Date;
+  /** The simulated operator of fraud review and what it did. */
+  reviewer: ReviewCheckContext['reviewer'];
 }
 
 const finalStatuses = new Set(['COMPLETED', 'FAILED', 'EXPIRED']);
 
-export async function runChecks(context: CheckContext): Promise<{ results: CheckResult[]; tally: Tally }> {
+export async function runChecks(context: CheckContext): Promise<{ results: CheckResult[]; tally: Tally; reviews: ReviewCounts }> {
   const tally: Tally = { lost: 0, duplicated: 0, created: 0 };
   const accepted = context.clients.flatMap((client) => [...client.accepted.values()]);
   const { rows } = await context.pool.query<Row>(`SELECT id, kind, status, amount, user_id, counterparty_user_id, failure_code FROM transactions`);
@@ -63,14 +66,18 @@ export async function runChecks(context: CheckContext): Promise<{ results: Check
   const results: CheckResult[] = [];
   results.push(await ledgerSums(context.pool, tally));
   results.push(await walletsAndHolds(context.pool));
-  results.push(transactionsAndMovements(accepted, rows, byId, movementsOf, context.clients, tally));
+  const { rows: reviewedRows } = await context.pool.query<{ transaction_id: string }>(`SELECT transaction_id FROM fraud_decisions WHERE review`);
+  const reviewed = new Set(reviewedRows.map((row) => row.transaction_id));
+  results.push(transactionsAndMovements(accepted, rows, byId, movementsOf, context.clients, reviewed, tally));
   results.push(await walletsMatchModels(context, tally));
   results.push(await bankAgrees(context, rows, movementsOf, tally));
   results.push(await workflowsSettled(context));
   const { rows: refundRows } = await context.pool.query<{ transaction_id: string }>(`SELECT transaction_id FROM bank_refunds`);
   results.push(subscriptionsExactlyOnce(context.clients, accepted, byId, new Set(refundRows.map((row) => row.transaction_id)), tally));
   results.push(...(await runMoneyChecks(context, rows, byId, movementsOf, tally)));
-  return { results, tally };
+  const review = await reviewsEndedAsDecided(context, movementsOf);
+  results.push(review.result);
+  return { results, tally, reviews: review.counts };
 }
 
 async function ledgerSums(pool: Pool, tally: Tally): Promise<CheckResult> {
@@ -91,9 +98,15 @@ async function walletsAndHolds(pool: Pool): Promise<CheckResult> {
 }
 
 /** What each final transaction must have moved in the ledger, by its transfer ids. */
-function expectedMovements(row: Row, found: readonly unknown[]): Record<string, string> {
+function expectedMovements(row: Row, found: ReadonlyArray<{ id: string }>, reviewed: ReadonlySet<string>): Record<string, string> {
   const id = (leg: string) => ledgerTransferId(row.id, leg);
-  if (row.kind === 'TRANSFER') return row.status === 'COMPLETED' ? { [id('transfer')]: 'posted' } : {};
+  if (row.kind === 'TRANSFER') {
+    // A reviewed transfer was held from the sender's wallet to the recipient's while it waited (unless the
+    // sender could not cover it): posted once approved, voided otherwise.
+    const held = found.some((movement) => movement.id === id('hold')) || (reviewed.has(row.id) && row.failure_code !== 'INSUFFICIENT_FUNDS');
+    if (held) return row.status === 'COMPLETED' ? { [id('hold')]: 'pending', [id('post')]: 'post_pending' } : { [id('hold')]: 'pending', [id('void')]: 'void_pending' };
+    return row.status === 'COMPLETED' ? { [id('transfer')]: 'posted' } : {};
+  }
   if (row.kind === 'ON_RAMP') return row.status === 'COMPLETED' ? { [id('credit')]: 'posted' } : {};
   if (row.status === 'COMPLETED') return { [id('hold')]: 'pending', [id('post')]: 'post_pending' };
   // A failed withdrawal either never held (INSUFFICIENT_FUNDS, or ended by a reconciliation before its
@@ -107,6 +120,7 @@ function transactionsAndMovements(
   byId: Map<string, Row>,
   movementsOf: Map<string, Array<{ id: string; kind: string; amount: bigint }>>,
   clients: readonly DrillClient[],
+  reviewed: ReadonlySet<string>,
   tally: Tally,
 ): CheckResult {
   const violations: string[] = [];
@@ -121,7 +135,7 @@ function transactionsAndMovements(
   for (const row of rows) {
     if (!acceptedIds.has(row.id)) violations.push(`${row.id} (${row.kind}) exists but no client was told of it`);
     const found = movementsOf.get(row.id) ?? [];
-    const expected = expectedMovements(row, found);
+    const expected = expectedMovements(row, found, reviewed);
     const foundById = Object.fromEntries(found.map((movement) => [movement.id, movement.kind]));
     if (JSON.stringify(Object.entries(foundById).sort()) !== JSON.stringify(Object.entries(expected).sort())) {
       violations.push(`${row.id} ${row.kind} ${row.status}${row.failure_code ? ` ${row.failure_code}` : ''}: movements ${JSON.stringify(foundById)}, expected ${JSON.stringify(expected)}`);

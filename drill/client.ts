@@ -88,6 +88,8 @@ export class DrillClient {
     readonly user: TestUser,
     readonly graphqlUrl: string,
     private readonly phoneToUserId: Map<string, string>,
+    /** Where the subscription goes (the cluster test follows through another API process than it sends to). */
+    readonly subscriptionUrl: string = graphqlUrl,
   ) {}
 
   newRequest(kind: PaymentKind, amount: string, extra: Partial<PaymentRequest>): PaymentRequest {
@@ -138,7 +140,7 @@ export class DrillClient {
   follow(): void {
     if (this.closed) return;
     const ws = createClient({
-      url: this.graphqlUrl.replace(/^http/, 'ws'),
+      url: this.subscriptionUrl.replace(/^http/, 'ws'),
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${this.user.token}` },
       retryAttempts: 0,
@@ -178,6 +180,22 @@ export class DrillClient {
   async close(): Promise<void> {
     this.closed = true;
     await this.ws?.dispose();
+  }
+
+  /** The wallet's available balance as the API reports it; -1 when it cannot be read (an outage). */
+  async available(): Promise<bigint> {
+    try {
+      const response = await fetch(this.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.user.token}` },
+        body: JSON.stringify({ query: '{ viewer { wallet { available } } }' }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await response.json()) as { data?: { viewer?: { wallet?: { available: string } } } };
+      return BigInt(body.data?.viewer?.wallet?.available ?? -1);
+    } catch {
+      return -1n;
+    }
   }
 
   /** The client's view of a transaction's outcome, asked of the API (with retries through outages). */

@@ -1,16 +1,18 @@
 // The short failure drill, on every change: `npm run drill`'s own program in a child process (it
 // starts its own whole system: embedded PostgreSQL, a Temporal dev server on a SQLite file, bank
 // simulator, worker and API processes), with every kind of process fault and every attack of issue 10
-// (late approvals, forged webhooks and signals, terminations, Bank API faults); it must end with all ten
-// invariants holding and exit 0.
+// (late approvals, forged webhooks and signals, terminations, Bank API faults) and, from issue 12, payments
+// the fraud rules send to review, decided by a simulated operator (approved, rejected, left to time out,
+// some through the Temporal UI's signal, some twice or late); it must end with all eleven invariants
+// holding and exit 0.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.join(__dirname, '..');
 
-test('drill | a short run with every kind of fault and attack | all invariants hold', async () => {
+test('drill | a short run with every kind of fault and attack, and reviewed payments | all invariants hold', async () => {
   const args = [
-    ...['--seed', '7', '--duration', '45', '--users', '8', '--think-ms', '600'],
+    ...['--seed', '7', '--duration', '45', '--users', '8', '--think-ms', '600', '--review-share', '15'],
     ...['--worker-kills', '2', '--api-kills', '1', '--temporal-restarts', '1', '--postgres-restarts', '1', '--bank-downs', '1'],
     ...['--late-approvals', '4', '--forged-webhooks', '3', '--forged-signals', '5', '--terminations', '2', '--api-fault-windows', '1'],
   ];
@@ -24,10 +26,14 @@ test('drill | a short run with every kind of fault and attack | all invariants h
   expect({ code, summary, output: code === 0 ? '' : output }).toEqual({
     code: 0,
     summary: expect.stringMatching(
-      /^drill: seed=7 txns=\d+ faults=6 lost=0 duplicated=0 created=0 forged-webhooks=[1-3] forged-signals=[1-5] terminations=[12] late-approvals=[1-4] api-faults=[1-9]\d* invariants=10\/10 ok$/,
+      /^drill: seed=7 txns=\d+ faults=6 lost=0 duplicated=0 created=0 forged-webhooks=[1-3] forged-signals=[1-5] terminations=[12] late-approvals=[1-4] api-faults=[1-9]\d* reviews=(\d+) approved=(\d+) rejected=(\d+) timed-out=(\d+) invariants=11\/11 ok$/,
     ),
     output: '',
   });
   expect(Number(/txns=(\d+)/.exec(summary)![1])).toBeGreaterThan(50);
+  // Reviews happened, and more than one way: the seed gives some of each outcome, but at least two kinds.
+  const [reviews, approved, rejected, timedOut] = /reviews=(\d+) approved=(\d+) rejected=(\d+) timed-out=(\d+)/.exec(summary)!.slice(1).map(Number);
+  expect(reviews).toBeGreaterThan(0);
+  expect([approved, rejected, timedOut].filter((count) => count! > 0).length).toBeGreaterThanOrEqual(2);
   console.log(summary);
 }, 480_000);

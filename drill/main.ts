@@ -1,7 +1,8 @@
 // `npm run drill`: runs the failure drill and exits non-zero on any violated invariant, printing the
 // evidence. Options: --seed N --duration SECONDS --users N --think-ms N, the count of each process fault
 // (--worker-kills ...) and of each attack (--late-approvals, --forged-webhooks, --forged-signals,
-// --terminations, --api-fault-windows).
+// --terminations, --api-fault-windows), and --review-share (the percentage of sends and withdrawals the
+// fraud rules send to review).
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { FaultKind } from './faults';
@@ -12,6 +13,7 @@ const optionsSchema = z.object({
   duration: z.coerce.number().int().min(10).max(3_600).default(120),
   users: z.coerce.number().int().min(2).max(500).default(20),
   'think-ms': z.coerce.number().int().min(50).max(60_000).default(1_000),
+  'review-share': z.coerce.number().int().min(0).max(100).default(6),
   'worker-kills': z.coerce.number().int().min(0).max(50).default(4),
   'api-kills': z.coerce.number().int().min(0).max(50).default(2),
   'temporal-restarts': z.coerce.number().int().min(0).max(10).default(1),
@@ -46,6 +48,7 @@ async function main(): Promise<void> {
     durationMs: options.duration * 1_000,
     users: options.users,
     thinkTimeMs: options['think-ms'],
+    reviewShare: options['review-share'] / 100,
     faults: counts,
     attacks: {
       lateApprovals: options['late-approvals'],
@@ -64,6 +67,11 @@ async function main(): Promise<void> {
   for (const termination of attacks.terminations) console.log(`  +${(termination.atMs / 1000).toFixed(1)}s terminated ${termination.workflowId} (${termination.workflowType})`);
   for (const window of attacks.plan.apiFaultWindows) console.log(`  +${(window.atMs / 1000).toFixed(1)}s apiFaults ${JSON.stringify(window.rates)} for ${window.durationMs} ms`);
   console.log(`  the bank injected ${JSON.stringify(attacks.apiFaultsInjected)}`);
+  console.log('\nreviews (the simulated operator):');
+  for (const review of attacks.reviews) {
+    const attempts = review.attempts.map((attempt) => `${attempt.role} ${attempt.decision} via ${attempt.via} at +${(attempt.atMs / 1000).toFixed(1)}s: ${attempt.answer}${attempt.detail ? ` (${attempt.detail})` : ''}${attempt.retried ? ', retried' : ''}`);
+    console.log(`  +${(review.seenAtMs / 1000).toFixed(1)}s ${review.kind} ${review.transactionId} ${review.amount}: ${review.plan}${attempts.length > 0 ? `; ${attempts.join('; ')}` : ''}`);
+  }
   console.log('\ninvariants:');
   for (const result of report.results) {
     console.log(`  ${result.violations.length === 0 ? 'ok  ' : 'FAIL'} ${result.name}`);

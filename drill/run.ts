@@ -1,6 +1,7 @@
 // The failure drill: a whole system, a mixed workload from clients that keep their own records, a
-// misbehaving bank, process faults on a seeded schedule, and (issue 10) late approvals at the bank, forged
-// webhooks and signals, an operator terminating workflows and Bank API faults; then, once quiet, the invariants.
+// misbehaving bank, process faults on a seeded schedule, (issue 10) late approvals at the bank, forged
+// webhooks and signals, an operator terminating workflows and Bank API faults, and (issue 12) a seeded share
+// of payments the fraud rules send to review, decided by a simulated operator; then, once quiet, the invariants.
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool';
 import { generousRateLimits } from '../system/generous-limits';
@@ -17,6 +18,8 @@ import { apiFaultWindow, terminateOne, type Termination } from './operator';
 import { planAttacks, type AttackCounts, type AttackPlan } from './plan';
 import { waitUntilQuiet } from './quiet';
 import { Random } from './random';
+import type { ReviewCounts } from './review-checks';
+import { DrillReviewer, flaggedAmountMax, flaggedAmountMin, reviewServiceEnv, type ReviewRecord } from './reviewer';
 
 export interface DrillOptions {
   seed: number;
@@ -24,6 +27,8 @@ export interface DrillOptions {
   users: number;
   /** Pause between one client's payments (the offered load is users / this). */
   thinkTimeMs: number;
+  /** The share of sends and withdrawals whose amount the fraud rules send to review (0 to 1). */
+  reviewShare: number;
   faults: Record<FaultKind, number>;
   attacks: AttackCounts;
   dataDir?: string;
@@ -37,6 +42,8 @@ export interface AttackReport {
   forged: ForgedWord[];
   terminations: Termination[];
   apiFaultsInjected: Record<'408' | '429' | '404', number>;
+  /** The simulated operator's reviews, in the order it found them. */
+  reviews: ReviewRecord[];
 }
 
 export interface DrillReport {
@@ -47,10 +54,13 @@ export interface DrillReport {
   attacks: AttackReport;
   results: CheckResult[];
   tally: Tally;
+  reviews: ReviewCounts;
   ok: boolean;
   summary: string;
 }
 
+/** What each workload client adds first: two payments for review. */
+const clientFundingMinor = '50000';
 const banks = ['HDFC', 'ICICI', 'SBI', 'AXIS', 'KOTAK'];
 const taskQueue = 'zenpay-payments';
 const quietTimeoutMs = 240_000;
@@ -80,6 +90,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     temporalPersistent: true,
     serviceEnv: {
       ...generousRateLimits,
+      // Fraud rules and limits on: a seeded share of payments waits for the drill's reviewer (reviewer.ts).
+      ...reviewServiceEnv,
       LOG_LEVEL: 'warn',
       BANK_DECISION_TIMEOUT_MS: String(bankDecisionTimeoutMs),
       // Short, so that a bank unreachable at a deadline ends the on-ramp BANK_UNAVAILABLE (and a later
@@ -138,14 +150,21 @@ async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal
   const terminations: Termination[] = [];
   const bankUserContext: BankUserContext = { client: bankClient, pool, bankUrl: stack.urls.bankSim, bank, forged, webhookUrl: stack.urls.webhooks, temporal, startedAt: 0, log: options.log };
   await fundBankUser(bankUserContext, '500000');
+  // Each client adds money first (through the bank, as a person would), so that some of its payments can be
+  // large enough for review from the start.
+  await Promise.all(clients.map((client) => fundBankUser({ ...bankUserContext, client }, clientFundingMinor)));
   const workload: Workload = { clients, users, started: Date.now(), requests: 0, refused: 0 };
   bankUserContext.startedAt = workload.started;
+  const reviewer = new DrillReviewer({
+    operatorUrl: stack.urls.graphql.replace(/\/graphql$/, '/operator/graphql'), pool, temporal, seed: options.seed, startedAt: () => workload.started, log: options.log,
+  });
+  await reviewer.start();
   const statementFrom = new Date(workload.started - 10 * 60_000);
   const faultsDone: FaultKind[] = [];
   const progress = setInterval(() => {
     const accepted = allClients.reduce((sum, client) => sum + client.accepted.size, 0);
     options.log(
-      `drill: t=${Math.round((Date.now() - workload.started) / 1000)}s requests=${workload.requests} accepted=${accepted} refused=${workload.refused} faults=${faultsDone.length}/${faults.length} (last: ${faultsDone.at(-1) ?? 'none'}) forged=${forged.length} terminations=${terminations.length}`,
+      `drill: t=${Math.round((Date.now() - workload.started) / 1000)}s requests=${workload.requests} accepted=${accepted} refused=${workload.refused} faults=${faultsDone.length}/${faults.length} (last: ${faultsDone.at(-1) ?? 'none'}) forged=${forged.length} terminations=${terminations.length} reviews-seen=${reviewer.records.size}`,
     );
   }, 5_000);
 
@@ -157,6 +176,8 @@ async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal
   const attacks = startAttacks(plan, { temporal, bank, bankUser: bankUserContext, terminations, seed: options.seed, at, log: options.log });
   await Promise.all([...clients.map((client, index) => runClient(client, index, workload, options)), faultRun, attacks.operator]);
   const cases = await attacks.cases;
+  // The reviewer goes on until nothing waits for review, and its late and duplicate decisions are sent.
+  await reviewer.drain();
   clearInterval(progress);
 
   // The workload is over: a calm bank (still duplicating, dropping and delaying webhooks) lets everything settle.
@@ -168,13 +189,13 @@ async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   for (const client of allClients) await client.close();
 
-  const { results, tally } = await runChecks({ pool, clients: allClients, bankUrl: stack.urls.bankSim, temporal, taskQueue, terminations, forged, statementFrom });
+  const { results, tally, reviews } = await runChecks({ pool, clients: allClients, bankUrl: stack.urls.bankSim, temporal, taskQueue, terminations, forged, statementFrom, reviewer });
   const transactions = allClients.reduce((sum, client) => sum + client.accepted.size, 0);
   const passed = results.filter((result) => result.violations.length === 0).length;
   const ok = passed === results.length;
-  const report: AttackReport = { plan, cases, forged, terminations, apiFaultsInjected: { ...bank.faultsInjected } };
-  const summary = `drill: seed=${options.seed} txns=${transactions} faults=${faults.length} lost=${tally.lost} duplicated=${tally.duplicated} created=${tally.created} ${attackCounts(report, bankClient)} invariants=${passed}/${results.length} ${ok ? 'ok' : 'FAILED'}`;
-  return { seed: options.seed, transactions, requests: workload.requests, faults, attacks: report, results, tally, ok, summary };
+  const report: AttackReport = { plan, cases, forged, terminations, apiFaultsInjected: { ...bank.faultsInjected }, reviews: [...reviewer.records.values()] };
+  const summary = `drill: seed=${options.seed} txns=${transactions} faults=${faults.length} lost=${tally.lost} duplicated=${tally.duplicated} created=${tally.created} ${attackCounts(report, bankClient)} reviews=${reviews.reviews} approved=${reviews.approved} rejected=${reviews.rejected} timed-out=${reviews.timedOut} invariants=${passed}/${results.length} ${ok ? 'ok' : 'FAILED'}`;
+  return { seed: options.seed, transactions, requests: workload.requests, faults, attacks: report, results, tally, reviews, ok, summary };
 }
 
 /** The process faults, one at a time at their times; each kind is pushed to done once the part is back. */
@@ -236,7 +257,12 @@ async function runClient(client: DrillClient, index: number, workload: Workload,
   const clientRandom = new Random(options.seed * 1_000 + index);
   const previous: PaymentRequest[] = [];
   while (Date.now() - workload.started < options.durationMs) {
-    const request = nextRequest(clientRandom, client, workload.users, previous);
+    let request = nextRequest(clientRandom, client, workload.users, previous, options.reviewShare);
+    // A payment for review only when the wallet covers it (else it would fail INSUFFICIENT_FUNDS unreviewed).
+    const flagged = request.kind !== 'ON_RAMP' && BigInt(request.amount) >= BigInt(flaggedAmountMin) && !previous.includes(request);
+    if (flagged && (await client.available()) < BigInt(request.amount)) {
+      request = { ...request, amount: String(clientRandom.int(100, 15_000)) };
+    }
     previous.push(request);
     workload.requests += 1;
     const outcome = await client.send(request);
@@ -245,14 +271,19 @@ async function runClient(client: DrillClient, index: number, workload: Workload,
   }
 }
 
-/** Transfers (sometimes more than the wallet holds), on-ramps, withdrawals, and repeats of earlier keys. */
-function nextRequest(random: Random, client: DrillClient, users: ReadonlyArray<{ id: string; phone: string }>, previous: readonly PaymentRequest[]): PaymentRequest {
+/**
+ * Transfers (sometimes more than the wallet holds), on-ramps, withdrawals, and repeats of earlier keys; a
+ * seeded share of the sends and withdrawals just under the per-payment limit, which the rules send to review.
+ */
+function nextRequest(random: Random, client: DrillClient, users: ReadonlyArray<{ id: string; phone: string }>, previous: readonly PaymentRequest[], reviewShare: number): PaymentRequest {
   const roll = random.next();
   if (roll < 0.1 && previous.length > 0) return random.pick(previous);
   if (roll < 0.3) return client.newRequest('ON_RAMP', String(random.int(5_000, 50_000)), { bank: random.pick(banks) });
-  if (roll < 0.45) return client.newRequest('OFF_RAMP', String(random.int(1_000, 20_000)), { bank: random.pick(banks), bankAccount: '000123456789' });
+  const flagged = random.chance(reviewShare);
+  const amount = (ordinaryMax: number, ordinaryMin: number) => String(flagged ? random.int(flaggedAmountMin, flaggedAmountMax) : random.int(ordinaryMin, ordinaryMax));
+  if (roll < 0.45) return client.newRequest('OFF_RAMP', amount(20_000, 1_000), { bank: random.pick(banks), bankAccount: '000123456789' });
   const others = users.filter((user) => user.id !== client.user.id);
-  return client.newRequest('TRANSFER', String(random.int(100, 15_000)), { toPhone: random.pick(others).phone });
+  return client.newRequest('TRANSFER', amount(15_000, 100), { toPhone: random.pick(others).phone });
 }
 
 async function waitForSubscribers(clients: readonly DrillClient[], pool: ReturnType<typeof createPool>, timeoutMs: number): Promise<void> {

@@ -12,6 +12,8 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   npm ci --no-audit --no-fund
 fi
 bash scripts/ensure-temporal.sh >/dev/null
+# The cluster profile (`npm start -- --cluster`) runs the Temporal server proper, built once the same way.
+if [[ " $* " == *" --cluster "* ]]; then bash scripts/ensure-temporal-server.sh >/dev/null; fi
 # The web app the API serves at /: built when web/dist is missing or its inputs changed.
 bash scripts/build-web.sh
-exec node --enable-source-maps --import tsx scripts/up.ts
+exec node --enable-source-maps --import tsx scripts/up.ts "$@"

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { loadConfigOrExit } from '../common/config';
 import { formatLogLine } from '../common/log-format';
+import { runClusterProfile } from '../system/cluster-up';
 import { startStack } from '../system/stack';
 import { superviseRestarts } from '../system/supervise';
 import { projectRoot } from '../system/temporal';
@@ -24,6 +25,11 @@ const upConfigSchema = z.object({
 });
 
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((arg) => arg !== '--cluster');
+  if (unknown.length > 0) throw new Error(`unknown argument ${unknown.join(' ')} (the one there is: --cluster)`);
+  // The cluster profile (README, "Cluster profile"): Temporal on PostgreSQL, two API processes, two workers.
+  if (args.includes('--cluster')) return runClusterProfile();
   const config = loadConfigOrExit(upConfigSchema);
   const dataDir = path.resolve(config.ZENPAY_DATA_DIR);
   const say = (message: string) => console.log(`[zenpay] ${message}`);

@@ -28,12 +28,21 @@ export interface StackOptions {
   temporalPersistent: boolean;
   /** Extra environment for every service (e.g. short bank deadlines in tests). */
   serviceEnv?: NodeJS.ProcessEnv;
+  /**
+   * Where each process serves Prometheus metrics (0: any free port), the Temporal dev server's included;
+   * absent: each service's default (or any free port when that is taken) and a free one for Temporal.
+   */
+  metricsPorts?: Partial<Record<MetricsSource, number>>;
   echo?: (name: string, line: string) => void;
   progress?: (message: string) => void;
 }
 
+export type MetricsSource = 'api' | 'worker' | 'bankSim' | 'smsSim' | 'temporal';
+
 export interface Stack {
   databaseUrl: string;
+  /** Each process's Prometheus endpoint, as it announced it (null: none). */
+  metricsUrls: Record<MetricsSource, string | null>;
   temporalAddress: string;
   urls: { graphql: string; webhooks: string; health: string; bankSim: string; smsSim: string; temporalUi: string | null };
   postgres: RunningPostgres | null;
@@ -79,12 +88,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const appDatabaseUrl = await enableAppLogin(databaseUrl, developmentAppDatabasePassword);
 
     let temporal: ManagedProcess | null = null;
+    let temporalMetricsPort: number | null = null;
     let temporalAddress = options.temporalAddress;
     if (!temporalAddress) {
       progress('making sure the Temporal CLI is built (a first build takes a few minutes)');
       const binary = ensureTemporalCli();
       temporalAddress = `${options.host}:${options.temporalPort}`;
       progress(`starting Temporal dev server on ${temporalAddress}`);
+      temporalMetricsPort = options.metricsPorts?.temporal || (await freePort(options.host));
       temporal = temporalDevServer({
         binary,
         host: options.host,
@@ -93,6 +104,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         databaseFile: options.temporalPersistent ? path.join(options.dataDir, 'temporal.sqlite') : null,
         logFile: path.join(logDir, 'temporal.log'),
         echo: options.echo,
+        extraArgs: ['--metrics-port', String(temporalMetricsPort)],
       });
       await temporal.start();
       started.push({ name: 'Temporal dev server', stop: () => temporal!.close() });
@@ -120,20 +132,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       WEB_APP_URL: `${apiUrl}/`,
       ...options.serviceEnv,
     };
-    const service = (name: string, entry: string, readyLine: RegExp) =>
+    const metricsEnv = (source: MetricsSource): NodeJS.ProcessEnv =>
+      options.metricsPorts?.[source] === undefined ? {} : { METRICS_PORT: String(options.metricsPorts[source]) };
+    const service = (name: string, entry: string, readyLine: RegExp, source: MetricsSource) =>
       new ManagedProcess({
         name,
         ...nodeEntry(path.join(projectRoot, entry)),
         cwd: projectRoot,
-        env,
+        env: { ...env, ...metricsEnv(source) },
         logFile: path.join(logDir, `${name}.log`),
         echo: options.echo,
         readyLine,
       });
-    const bankSim = service('bank-sim', 'bank-sim/main.ts', /bank simulator listening/);
-    const smsSim = service('sms-sim', 'sms-sim/main.ts', /sms simulator listening/);
-    const worker = service('worker', 'worker.ts', /worker running/);
-    const api = service('api', 'api/main.ts', /api listening/);
+    const bankSim = service('bank-sim', 'bank-sim/main.ts', /bank simulator listening/, 'bankSim');
+    const smsSim = service('sms-sim', 'sms-sim/main.ts', /sms simulator listening/, 'smsSim');
+    const worker = service('worker', 'worker.ts', /worker running/, 'worker');
+    const api = service('api', 'api/main.ts', /api listening/, 'api');
+    const announcedMetrics = new Map<ManagedProcess, string | null>();
     for (const [part, label] of [
       [bankSim, `bank simulator on ${bankSimUrl}`],
       [smsSim, `SMS simulator on ${smsSimUrl}`],
@@ -142,11 +157,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ] as const) {
       progress(`starting ${label}`);
       await part.start();
+      announcedMetrics.set(part, announcedMetricsUrl(part));
       started.push({ name: part.spec.name, stop: () => part.close() });
     }
     return {
       databaseUrl,
       temporalAddress,
+      metricsUrls: {
+        api: announcedMetrics.get(api) ?? null,
+        worker: announcedMetrics.get(worker) ?? null,
+        bankSim: announcedMetrics.get(bankSim) ?? null,
+        smsSim: announcedMetrics.get(smsSim) ?? null,
+        temporal: temporalMetricsPort === null ? null : `http://${options.host}:${temporalMetricsPort}/metrics`,
+      },
       urls: {
         graphql: `${apiUrl}/graphql`,
         webhooks: `${apiUrl}/webhooks/bank`,
@@ -167,6 +190,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await stopAll();
     throw error;
   }
+}
+
+/** The metrics address a service logged in its ready line (the line is still among its recent output). */
+function announcedMetricsUrl(process: ManagedProcess): string | null {
+  return /"metricsUrl":"(http:\/\/[^"]+)"/.exec(process.recentOutput())?.[1] ?? null;
 }
 
 export interface LocalStackOptions {
@@ -195,6 +223,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Stack
     postgresPort: await freePort(),
     temporalPersistent: options.temporalPersistent,
     serviceEnv: options.serviceEnv,
+    // Several systems may run at once (bench, drill): every metrics endpoint on a free port.
+    metricsPorts: { api: 0, worker: 0, bankSim: 0, smsSim: 0 },
     progress: options.progress,
   });
   return { ...stack, dataDir };

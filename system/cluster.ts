@@ -1,0 +1,233 @@
+// The cluster profile: the Temporal server proper on PostgreSQL (system/temporal-cluster.ts), several API
+// processes sharing one address (SO_REUSEPORT) and each on a port of its own, several workers, the
+// simulators; in dependency order, and taken down again. Used by `npm start -- --cluster` and its test.
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { developmentAppDatabasePassword } from '../common/development';
+import { enableAppLogin, migrateDatabase } from '../db/migrate';
+import { freePort } from './ports';
+import { startEmbeddedPostgres, type RunningPostgres } from './postgres';
+import { ManagedProcess, nodeEntry } from './process';
+import { embeddedPostgresPassword } from './stack';
+import { projectRoot } from './temporal';
+import { ensureTemporalServer, startTemporalCluster, type RunningTemporalCluster, type TemporalClusterPorts } from './temporal-cluster';
+
+export interface ClusterOptions {
+  dataDir: string;
+  host: string;
+  /** The address every API process shares. */
+  apiPort: number;
+  /** One per API process: its own port beside the shared one (tests pin a client to one process with it). */
+  apiInstancePorts: readonly number[];
+  workers: number;
+  bankSimPort: number;
+  smsSimPort: number;
+  postgresPort: number;
+  temporalPorts: TemporalClusterPorts;
+  /** For a fresh cluster (default: defaultHistoryShards); an existing one keeps its own. */
+  historyShards?: number;
+  serviceEnv?: NodeJS.ProcessEnv;
+  echo?: (name: string, line: string) => void;
+  progress?: (message: string) => void;
+}
+
+export interface ClusterStack {
+  /** The owner's URL (migrations, tests' checks); the services connect as zenpay_app. */
+  databaseUrl: string;
+  temporalAddress: string;
+  historyShards: number;
+  urls: {
+    graphql: string;
+    /** Each API process's own GraphQL URL, in the order of apis. */
+    apiGraphql: string[];
+    webhooks: string;
+    health: string;
+    bankSim: string;
+    smsSim: string;
+    temporalUi: string | null;
+    temporalMetrics: string;
+  };
+  postgres: RunningPostgres;
+  temporal: RunningTemporalCluster;
+  bankSim: ManagedProcess;
+  smsSim: ManagedProcess;
+  apis: ManagedProcess[];
+  workers: ManagedProcess[];
+  stop(): Promise<void>;
+}
+
+export async function startCluster(options: ClusterOptions): Promise<ClusterStack> {
+  if (options.apiInstancePorts.length < 1 || options.workers < 1) throw new Error('a cluster needs at least one API process and one worker');
+  const progress = options.progress ?? (() => {});
+  const logDir = path.join(options.dataDir, 'logs');
+  const started: Array<{ name: string; stop(): Promise<unknown> }> = [];
+  const stopAll = async () => {
+    for (const part of started.reverse()) {
+      progress(`stopping ${part.name}`);
+      await part.stop().catch(() => {});
+    }
+  };
+  try {
+    progress('making sure the Temporal server is built (a first build takes several minutes)');
+    const build = ensureTemporalServer();
+    progress(`starting embedded PostgreSQL on 127.0.0.1:${options.postgresPort} (data in ${path.join(options.dataDir, 'postgres')})`);
+    const postgres = await startEmbeddedPostgres({
+      dataDir: path.join(options.dataDir, 'postgres'),
+      port: options.postgresPort,
+      password: embeddedPostgresPassword,
+      database: 'zenpay',
+      logFile: path.join(logDir, 'postgres.log'),
+      progress,
+    });
+    started.push({ name: 'PostgreSQL', stop: postgres.stop });
+    progress('applying database migrations');
+    await migrateDatabase(postgres.url);
+    const appDatabaseUrl = await enableAppLogin(postgres.url, developmentAppDatabasePassword);
+
+    const adminUrl = new URL(postgres.url);
+    adminUrl.pathname = '/postgres';
+    const temporal = await startTemporalCluster({
+      build,
+      adminUrl: adminUrl.toString(),
+      dir: path.join(options.dataDir, 'temporal'),
+      host: options.host,
+      ports: options.temporalPorts,
+      historyShards: options.historyShards,
+      logFile: path.join(logDir, 'temporal.log'),
+      uiLogFile: path.join(logDir, 'temporal-ui.log'),
+      echo: options.echo,
+      progress,
+    });
+    started.push({ name: 'Temporal server', stop: temporal.stop });
+    if (!temporal.uiUrl) progress('no Temporal UI: the UI server did not build here (see README, "Cluster profile")');
+
+    const apiUrl = `http://${options.host}:${options.apiPort}`;
+    const bankSimUrl = `http://${options.host}:${options.bankSimPort}`;
+    const smsSimUrl = `http://${options.host}:${options.smsSimPort}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: appDatabaseUrl,
+      TEMPORAL_ADDRESS: temporal.address,
+      API_HOST: options.host,
+      API_PORT: String(options.apiPort),
+      API_REUSE_PORT: 'true',
+      BANK_API_URL: bankSimUrl,
+      BANK_SIM_HOST: options.host,
+      BANK_SIM_PORT: String(options.bankSimPort),
+      // Webhooks go to the shared address: whichever API process the kernel picks receives each.
+      BANK_SIM_WEBHOOK_URL: `${apiUrl}/webhooks/bank`,
+      BANK_SIM_STATE_FILE: path.join(options.dataDir, 'bank-sim.jsonl'),
+      SMS_API_URL: smsSimUrl,
+      SMS_SIM_HOST: options.host,
+      SMS_SIM_PORT: String(options.smsSimPort),
+      SMS_SIM_STATE_FILE: path.join(options.dataDir, 'sms-sim.jsonl'),
+      WEB_APP_URL: `${apiUrl}/`,
+      ...options.serviceEnv,
+    };
+    const service = (name: string, entry: string, readyLine: RegExp, extraEnv: NodeJS.ProcessEnv = {}) =>
+      new ManagedProcess({
+        name,
+        ...nodeEntry(path.join(projectRoot, entry)),
+        cwd: projectRoot,
+        env: { ...env, ...extraEnv },
+        logFile: path.join(logDir, `${name}.log`),
+        echo: options.echo,
+        readyLine,
+      });
+    const bankSim = service('bank-sim', 'bank-sim/main.ts', /bank simulator listening/);
+    const smsSim = service('sms-sim', 'sms-sim/main.ts', /sms simulator listening/);
+    const workers = Array.from({ length: options.workers }, (_, index) => service(`worker-${index + 1}`, 'worker.ts', /worker running/));
+    const apis = options.apiInstancePorts.map((port, index) =>
+      service(`api-${index + 1}`, 'api/main.ts', /api listening/, { API_INSTANCE_PORT: String(port) }),
+    );
+    const parts: Array<[ManagedProcess, string]> = [
+      [bankSim, `bank simulator on ${bankSimUrl}`],
+      [smsSim, `SMS simulator on ${smsSimUrl}`],
+      ...workers.map((worker): [ManagedProcess, string] => [worker, `Temporal ${worker.spec.name}`]),
+      ...apis.map((api, index): [ManagedProcess, string] => [api, `${api.spec.name} on ${apiUrl} (shared) and http://${options.host}:${options.apiInstancePorts[index]} (its own)`]),
+    ];
+    for (const [part, label] of parts) {
+      progress(`starting ${label}`);
+      await part.start();
+      started.push({ name: part.spec.name, stop: () => part.close() });
+    }
+    return {
+      databaseUrl: postgres.url,
+      temporalAddress: temporal.address,
+      historyShards: temporal.historyShards,
+      urls: {
+        graphql: `${apiUrl}/graphql`,
+        apiGraphql: options.apiInstancePorts.map((port) => `http://${options.host}:${port}/graphql`),
+        webhooks: `${apiUrl}/webhooks/bank`,
+        health: `${apiUrl}/healthz`,
+        bankSim: bankSimUrl,
+        smsSim: smsSimUrl,
+        temporalUi: temporal.uiUrl,
+        temporalMetrics: temporal.metricsUrl,
+      },
+      postgres,
+      temporal,
+      bankSim,
+      smsSim,
+      apis,
+      workers,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+export interface LocalClusterOptions {
+  /** Where the data goes; a fresh temporary folder named after prefix when absent. */
+  dataDir?: string;
+  prefix: string;
+  historyShards?: number;
+  apis?: number;
+  workers?: number;
+  serviceEnv?: NodeJS.ProcessEnv;
+  progress?: (message: string) => void;
+}
+
+/** A whole cluster on free loopback ports, without the UI: for tests, benchmarks and drills. */
+export async function startLocalCluster(options: LocalClusterOptions): Promise<ClusterStack & { dataDir: string }> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), `${options.prefix}-`));
+  // PostgreSQL may run as another user (see system/postgres-access.ts), which must reach its data below.
+  chmodSync(dataDir, 0o755);
+  const free = async (count: number) => {
+    const ports: number[] = [];
+    for (let index = 0; index < count; index++) ports.push(await freePort());
+    return ports;
+  };
+  const [frontend, frontendHttp, history, matching, worker, ...rest] = await free(10);
+  const [frontendMembership, historyMembership, matchingMembership, workerMembership, metrics] = rest;
+  const cluster = await startCluster({
+    dataDir,
+    host: '127.0.0.1',
+    apiPort: await freePort(),
+    apiInstancePorts: await free(options.apis ?? 2),
+    workers: options.workers ?? 2,
+    bankSimPort: await freePort(),
+    smsSimPort: await freePort(),
+    postgresPort: await freePort(),
+    temporalPorts: {
+      frontend: frontend!,
+      frontendHttp: frontendHttp!,
+      history: history!,
+      matching: matching!,
+      worker: worker!,
+      frontendMembership: frontendMembership!,
+      historyMembership: historyMembership!,
+      matchingMembership: matchingMembership!,
+      workerMembership: workerMembership!,
+      metrics: metrics!,
+      ui: null,
+    },
+    historyShards: options.historyShards,
+    serviceEnv: options.serviceEnv,
+    progress: options.progress,
+  });
+  return { ...cluster, dataDir };
+}
