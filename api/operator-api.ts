@@ -98,6 +98,11 @@ async function decideReview(context: OperatorContext, args: { transactionId: str
   if (result === 'unknown_operator') throw unauthenticated('This operator account is disabled');
   if (result === 'not_found') throw new AppError('NOT_FOUND', 'No payment in review has this id');
   if (result === 'not_in_review') throw new AppError('NOT_FOUND', `This payment is no longer in review (${status})`, { status });
+  if (result === 'past_deadline') {
+    // The database rejected it for want of a decision in time; its workflow learns so now, not at its timer.
+    await promptWorkflow(context, transactionId);
+    throw new AppError('REVIEW_DEADLINE_PASSED', `The review's deadline had passed: the payment was rejected (${status}), not decided`, { status });
+  }
   await promptWorkflow(context, transactionId);
   return reviewView(context, (await findReview(context.deps.pool, transactionId))!);
 }

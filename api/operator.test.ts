@@ -192,6 +192,26 @@ test('review | a flagged transfer rejected | FAILED with REVIEW_REJECTED, the ho
   await expectCleanLedger(system.pool);
 });
 
+test('review | a decision that arrives after the deadline, before the workflow woke to expire it | the payment is rejected for want of a decision (REVIEW_TIMEOUT), not approved; audited as past_deadline', async () => {
+  const operator = await newOperator();
+  const [asha, ravi] = [await user('Asha', 100_000n), await user('Ravi')];
+  const sent = (await sendMoney(asha, ravi, '6500')).data.sendMoney;
+  expect(sent.status).toBe('IN_REVIEW');
+  // The deadline passes; the workflow's timer (reviewTimeoutMs away) has not fired yet.
+  await system.pool.query(`UPDATE fraud_decisions SET review_deadline_at = now() - interval '1 second' WHERE transaction_id = $1`, [sent.id]);
+  const late = await operatorCall(decideMutation, { id: sent.id, decision: 'APPROVE', reason: 'sorry, I was away' }, operator.token);
+  expect(late.errors![0]!.extensions).toMatchObject({ code: 'REVIEW_DEADLINE_PASSED', status: 'FAILED' });
+  expect(await transactionOf(asha, sent.id)).toMatchObject({ status: 'FAILED', failureCode: 'REVIEW_TIMEOUT' });
+  expect(await walletOf(system.graphqlUrl, asha.token)).toEqual({ available: 100_000n, held: 0n });
+  expect(await walletOf(system.graphqlUrl, ravi.token)).toEqual({ available: 0n, held: 0n });
+  const { rows } = await system.pool.query(`SELECT outcome FROM operator_actions WHERE subject = $1 AND action = 'decide_review'`, [sent.id]);
+  expect(rows).toEqual([{ outcome: 'past_deadline' }]);
+  // Prompted, the workflow ends with the database's word at once, not at its timer.
+  const result = await temporal.workflow.getHandle(`transfer-${sent.id}`).result();
+  expect(result).toMatchObject({ status: 'FAILED', failureCode: 'REVIEW_TIMEOUT' });
+  await expectCleanLedger(system.pool);
+});
+
 test('review | a flagged withdrawal no operator decides | held, then FAILED with REVIEW_TIMEOUT at the deadline and the hold released', async () => {
   const asha = await user('Asha', 100_000n);
   const input = { amount: '8000', bank: 'ICICI', bankAccount: '000123456789', idempotencyKey: randomUUID() };

@@ -30,6 +30,8 @@ interface Readers {
   transactions: DataLoader<string, TransactionRow | null>;
 }
 const readersByDb = new WeakMap<Queryable, Readers>();
+/** Streams read together at most; OUTBOX_READ_BATCH_MAX=1 reads for each subscriber alone (the benchmark's A/B). */
+const outboxReadBatchMax = Math.max(1, Math.min(1000, Number(process.env.OUTBOX_READ_BATCH_MAX ?? 500) || 500));
 
 function readers(db: Queryable): Readers {
   let found = readersByDb.get(db);
@@ -37,14 +39,14 @@ function readers(db: Queryable): Readers {
     found = {
       pages: new DataLoader((requests) => readEventPages(db, requests), {
         cache: false,
-        maxBatchSize: 500,
+        maxBatchSize: outboxReadBatchMax,
       }),
       transactions: new DataLoader(
         async (ids) => {
           const rows = await findTransactions(db, ids);
           return ids.map((id) => rows.get(id) ?? null);
         },
-        { cache: false, maxBatchSize: 1000 },
+        { cache: false, maxBatchSize: outboxReadBatchMax },
       ),
     };
     readersByDb.set(db, found);
