@@ -10,6 +10,8 @@ export const errorCodes = [
   'RATE_LIMITED',
   /** Extension: a payment over one of its user's limits (extensions: limit, limitMinor, usedMinor, amountMinor, tier). */
   'LIMIT_EXCEEDED',
+  /** Extension (operator API): a review decided after its deadline; the payment was rejected for want of one (extensions: status). */
+  'REVIEW_DEADLINE_PASSED',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
