@@ -1,7 +1,7 @@
 // The Temporal worker process: runs ZenPAY's workflows and activities on one task queue, plus the
 // Temporal Schedules of its background jobs (the reconciler, the outbox's retention).
 // First: tracing's pg instrumentation must be in place before anything loads `pg`.
-import { startTracing } from './common/tracing';
+import { startTracing, type Tracing } from './common/tracing';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
@@ -9,7 +9,7 @@ import { BankClient } from './activities/bank-client';
 import { loadConfigOrExit, workerConfigSchema, type WorkerConfig } from './common/config';
 import { announce, createLogger, type Logger } from './common/log';
 import { ensureSchedules } from './activities/maintenance';
-import { createPool } from './db/pool';
+import { createPool, type Pool } from './db/pool';
 import { fraudPolicyOf } from './api/fraud';
 import { workerTuning } from './common/worker-tuning';
 import { clientInterceptors, sdkMetricsAddress, sdkTelemetryOptions, startWorkerMetrics, workerMetricsConfig, workerOptions } from './common/worker-observability';
@@ -22,13 +22,50 @@ export async function runWorker(config: WorkerConfig, log: Logger, observability
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, interceptors: clientInterceptors(tracing) });
+  const worker = await createPaymentsWorker({ config, connection, pool, client, log, tracing });
+  const metrics = await startWorkerMetrics(metricsConfig, pool, observability.sdkMetricsAddress ?? null);
+  await ensureSchedules({
+    client,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+    eventPruneIntervalMs: config.EVENT_PRUNE_INTERVAL_MS,
+  });
+
+  announce(log, { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, metricsUrl: metrics?.url ?? null, tracing: tracing !== null }, 'worker running');
+  try {
+    // Resolves after SIGINT or SIGTERM (the Runtime's shutdown signals), once in-flight tasks finish.
+    await worker.run();
+  } finally {
+    await connection.close();
+    await clientConnection.close();
+    await pool.end();
+    await metrics?.close();
+    await tracing?.shutdown();
+    log.info('worker stopped');
+  }
+}
+
+/**
+ * ZenPAY's worker on a connection: every workflow and activity, with the configured tuning. The worker
+ * process runs one; an API process with API_EAGER_START runs one too, on its own connection, so that
+ * Temporal can hand it the transfers it starts.
+ */
+export async function createPaymentsWorker(parts: {
+  config: WorkerConfig;
+  connection: NativeConnection;
+  pool: Pool;
+  client: Client;
+  log: Logger;
+  tracing: Tracing | null;
+}): Promise<Worker> {
+  const { config, connection, pool, client, log, tracing } = parts;
   // With tracing on, the workflow code must include the tracing interceptors: a bundle made with them
   // (scripts/bundle-workflows.ts --tracing), or the worker bundles the code itself.
   const bundlePath = tracing ? process.env.WORKFLOW_TRACING_BUNDLE_PATH : process.env.WORKFLOW_BUNDLE_PATH;
   const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = bundlePath
     ? { workflowBundle: { codePath: bundlePath } }
     : { workflowsPath: require.resolve('./workflows') };
-  const worker = await Worker.create({
+  return Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -51,26 +88,6 @@ export async function runWorker(config: WorkerConfig, log: Logger, observability
     ...workerTuning(config),
     ...workerOptions(pool, tracing, Boolean(bundlePath)),
   });
-  const metrics = await startWorkerMetrics(metricsConfig, pool, observability.sdkMetricsAddress ?? null);
-  await ensureSchedules({
-    client,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
-    eventPruneIntervalMs: config.EVENT_PRUNE_INTERVAL_MS,
-  });
-
-  announce(log, { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, metricsUrl: metrics?.url ?? null, tracing: tracing !== null }, 'worker running');
-  try {
-    // Resolves after SIGINT or SIGTERM (the Runtime's shutdown signals), once in-flight tasks finish.
-    await worker.run();
-  } finally {
-    await connection.close();
-    await clientConnection.close();
-    await pool.end();
-    await metrics?.close();
-    await tracing?.shutdown();
-    log.info('worker stopped');
-  }
 }
 
 /** Routes the SDK's own log messages (worker state, bundling, failures) into our JSON log. */

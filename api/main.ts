@@ -1,10 +1,11 @@
 // The API process: connects to PostgreSQL and Temporal, listens for outbox events, serves GraphQL,
 // subscriptions, bank webhooks and /healthz on one port (metrics on another). SIGINT/SIGTERM close it cleanly.
 // First: tracing's pg instrumentation must be in place before anything loads `pg`.
-import { startTracing } from '../common/tracing';
+import { startTracing, type Tracing } from '../common/tracing';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { apiConfigSchema, loadConfigOrExit, type ApiConfig } from '../common/config';
+import { apiConfigSchema, loadConfigOrExit, workerConfigSchema, type ApiConfig } from '../common/config';
+import { createPaymentsWorker } from '../worker';
 import { announce, createLogger, type Logger } from '../common/log';
 import { createPool } from '../db/pool';
 import { clientInterceptors } from '../common/worker-observability';
@@ -33,6 +34,7 @@ export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi
   const limits = new RateLimits(pool, config, log);
   const sms = createSmsSender({ baseUrl: config.SMS_API_URL, timeoutMs: config.SMS_API_TIMEOUT_MS });
   const deps: ApiDependencies = { config, pool, temporal, hub, log, limits, sms };
+  const embedded = config.API_EAGER_START ? await startEmbeddedWorker({ connection, pool, client: temporal, log, tracing }) : null;
   const server = await startApiServer(deps, (app) => app.use(bankWebhookRouter(deps)));
   useMetrics(webhookVerificationFailures, outboxDeliveryLag);
   observePool('api', pool);
@@ -43,11 +45,34 @@ export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi
     deps,
     async close() {
       await server.close();
+      await embedded?.stop();
       await hub.stop();
       await connection.close();
       await pool.end();
       await metrics?.close();
       await tracing?.shutdown();
+    },
+  };
+}
+
+/**
+ * API_EAGER_START: a worker in this process, on the API's own connection (eager start needs the client
+ * and the worker on one), with the worker's settings read from the same environment. It stops the
+ * process if it fails: a supervisor starts both again.
+ */
+async function startEmbeddedWorker(parts: { connection: NativeConnection; pool: ApiDependencies['pool']; client: Client; log: Logger; tracing: Tracing | null }) {
+  const workerConfig = loadConfigOrExit(workerConfigSchema);
+  const log = parts.log.child({ component: 'embedded-worker' });
+  const worker = await createPaymentsWorker({ ...parts, config: workerConfig, log });
+  const running = worker.run().catch((error: unknown) => {
+    log.fatal({ err: error }, 'embedded worker failed');
+    process.exit(1);
+  });
+  log.info({ taskQueue: workerConfig.TEMPORAL_TASK_QUEUE }, 'embedded worker running (eager start)');
+  return {
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
     },
   };
 }

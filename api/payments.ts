@@ -24,6 +24,8 @@ export interface PaymentDependencies {
   pool: Pool;
   temporal: Client;
   taskQueue: string;
+  /** Transfers start eagerly on this process's own worker (API_EAGER_START). */
+  eagerStart?: boolean;
   /**
    * 'workflow' (always, in production): every payment runs as a Temporal workflow. 'inline' posts a
    * TRANSFER's ledger step inside the request instead: the benchmark's api-direct baseline, which
@@ -109,7 +111,7 @@ async function submit(deps: PaymentDependencies, request: PaymentRequest, startW
   }
   // Also on a retry: the first attempt may have crashed between recording and starting.
   if (startWorkflow && !isFinalStatus(transaction.status)) {
-    await ensurePaymentWorkflow({ client: deps.temporal, taskQueue: deps.taskQueue }, transaction);
+    await ensurePaymentWorkflow({ client: deps.temporal, taskQueue: deps.taskQueue, eager: deps.eagerStart }, transaction);
   }
   return Object.assign(transaction, { created });
 }

@@ -256,6 +256,7 @@ function paymentDependencies(context: ApiContext) {
     temporal,
     hub,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    eagerStart: config.API_EAGER_START,
     mutationWaitMs: config.MUTATION_WAIT_MS,
     supportedBanks: config.SUPPORTED_BANKS,
     transferExecution: config.TRANSFER_EXECUTION,

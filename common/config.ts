@@ -169,6 +169,13 @@ export const apiConfigSchema = z.object({
     .default([developmentWebhookSecret]),
   /** 'inline' only for the benchmark's api-direct baseline: transfers without a workflow. */
   TRANSFER_EXECUTION: z.enum(['workflow', 'inline']).default('workflow'),
+  /**
+   * 'true': this API process also runs a worker (the worker's settings, from the same environment), and
+   * transfers are started eagerly: Temporal hands the first workflow task back in the start's answer and
+   * this process runs it, saving a matching round trip (README "Performance"). Off by default: it makes
+   * the API a worker too.
+   */
+  API_EAGER_START: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   /** Bank codes accepted by addMoney and withdraw. */
   SUPPORTED_BANKS: commaList.pipe(z.array(z.string().regex(/^[A-Z]{2,16}$/)).min(1)).default([...developmentBanks]),
   ...identityConfig,

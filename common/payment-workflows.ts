@@ -9,6 +9,8 @@ import type { TransactionRow } from '../db/transactions';
 export interface StartTarget {
   client: Client;
   taskQueue: string;
+  /** Ask Temporal for eager start (a worker runs in this process on this task queue: API_EAGER_START). */
+  eager?: boolean;
 }
 
 export async function ensurePaymentWorkflow(target: StartTarget, transaction: TransactionRow): Promise<void> {
@@ -40,6 +42,8 @@ export async function ensurePaymentWorkflow(target: StartTarget, transaction: Tr
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       typedSearchAttributes: attributes,
       staticSummary: `${transaction.kind} ${transaction.amount} paise, transaction ${transaction.id}`,
+      // A transfer finishes in its first task: run here, it never waits for a poller.
+      ...(target.eager && transaction.kind === 'TRANSFER' ? { requestEagerStart: true } : {}),
     });
   } catch (error) {
     // Closed already: the transaction has its outcome, and a second run must never happen.

@@ -1,5 +1,7 @@
 // P2P transfers end to end: GraphQL mutation -> API process -> Temporal workflow -> worker process ->
 // PostgreSQL ledger. Real processes and sockets; seed money comes through the ledger's test account.
+import { Client, Connection } from '@temporalio/client';
+import { hostname } from 'node:os';
 import { fundWalletForTesting } from '../db/test-funding';
 import { systemAccountId } from '../db/ledger';
 import { withTransaction } from '../db/pool';
@@ -288,4 +290,34 @@ describe('transactions', () => {
     const response = await graphql(system.graphqlUrl, `{ transactions(first: 5, after: "bm9wZQ") { edges { cursor } } }`, {}, asha.token);
     expect(errorCode(response)).toBe('BAD_USER_INPUT');
   });
+});
+
+describe('eager start (API_EAGER_START)', () => {
+  test('an API that runs a worker too | its transfers are handed to its own worker by the start itself and complete exactly once', async () => {
+    const eager = await system.startExtraApi({ name: 'api-eager', env: { API_EAGER_START: 'true' } });
+    const connection = await Connection.connect({ address: system.temporalAddress });
+    try {
+      const asha = await fundedUser('Asha', 50_000n);
+      const ravi = await fundedUser('Ravi', 0n);
+      const sent = [];
+      // Five of them: were they matched as usual, the other worker polling the same queue would get about half.
+      for (const amount of ['1000', '2000', '3000', '4000', '5000']) {
+        const response = await graphql(eager.graphqlUrl, sendMoneyMutation, { input: { toPhone: ravi.phone, amount, idempotencyKey: newKey() } }, asha.token);
+        expect(response.data.sendMoney).toMatchObject({ status: 'COMPLETED' });
+        sent.push(response.data.sendMoney.id as string);
+      }
+      const client = new Client({ connection });
+      for (const id of sent) {
+        const history = await client.workflow.getHandle(`transfer-${id}`).fetchHistory();
+        const firstTask = history.events!.find((event) => event.workflowTaskStartedEventAttributes)!;
+        // The first workflow task went to the API process's own worker (its identity is pid@host).
+        expect(firstTask.workflowTaskStartedEventAttributes!.identity).toBe(`${eager.process.pid}@${hostname()}`);
+      }
+      expect(await walletOf(system.graphqlUrl, ravi.token)).toEqual({ available: 15_000n, held: 0n });
+      await expectCleanLedger(system.pool);
+    } finally {
+      await connection.close();
+      await eager.process.close();
+    }
+  }, 120_000);
 });
