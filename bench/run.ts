@@ -152,7 +152,7 @@ async function openTarget(context: RunContext, name: TargetName, population: Pop
   }
   if (name === 'noop-workflow') {
     const { taskQueue, temporalAddress } = await context.system.noopWorker();
-    return createNoopWorkflowTarget(temporalAddress, taskQueue);
+    return createNoopWorkflowTarget(temporalAddress, taskQueue, process.env.API_EAGER_START === 'true');
   }
   const url = name === 'zenpay' ? context.system.graphqlUrl : await context.system.apiDirectUrl();
   return createApiTarget(name, url, participants, socketsMax);

@@ -3,7 +3,9 @@
 // Each turns an operation into an outcome stamped with when its completion reached the client.
 import { randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { noopActivities } from './noop/activities';
+import { noopWorkerTuning } from './noop/tuning';
 import type { Pool } from '../db/pool';
 import { CompletionTracker, GraphQLHttpClient, TransportError, subscribeUser, type SubscribedUser } from './api-client';
 import { directErrorCode, directTransfer } from './direct-sql';
@@ -146,13 +148,16 @@ export function createDirectTarget(pool: Pool, accountOf: (user: BenchUser) => b
  * local activity (bench/noop) and waits for its result, through the same native client the API uses,
  * run by a worker process with ZenPAY's worker settings. The operation itself is ignored.
  */
-export async function createNoopWorkflowTarget(temporalAddress: string, taskQueue: string): Promise<Target> {
+export async function createNoopWorkflowTarget(temporalAddress: string, taskQueue: string, eager = false): Promise<Target> {
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace: 'default' });
+  // As ZenPAY runs with API_EAGER_START: a worker in the starting process, on its connection, and eager starts.
+  const local = eager ? await startLocalNoopWorker(connection, taskQueue) : null;
   return {
     name: 'noop-workflow',
     backgroundErrors: new Map(),
     async close() {
+      await local?.stop();
       await connection.close();
     },
     async execute(_operation, timeoutMs) {
@@ -161,7 +166,7 @@ export async function createNoopWorkflowTarget(temporalAddress: string, taskQueu
         timer = setTimeout(() => resolve(failure('COMPLETION_TIMEOUT', `no result in ${timeoutMs} ms`)), timeoutMs);
       });
       const run = client.workflow
-        .execute('noopWorkflow', { taskQueue, workflowId: `bench-noop-${randomUUID()}`, args: [] })
+        .execute('noopWorkflow', { taskQueue, workflowId: `bench-noop-${randomUUID()}`, args: [], ...(eager ? { requestEagerStart: true } : {}) })
         .then(
           (): Outcome => ({ ok: true, finishedAtMs: performance.now(), responseMs: null, answeredPending: false }),
           (error: unknown) => failure((error as { name?: string }).name ?? 'WORKFLOW_ERROR', (error as Error).message),
@@ -171,6 +176,23 @@ export async function createNoopWorkflowTarget(temporalAddress: string, taskQueu
       } finally {
         clearTimeout(timer);
       }
+    },
+  };
+}
+
+async function startLocalNoopWorker(connection: NativeConnection, taskQueue: string) {
+  const worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowsPath: require.resolve('./noop/workflows'),
+    activities: noopActivities,
+    ...noopWorkerTuning(),
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
     },
   };
 }

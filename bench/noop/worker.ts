@@ -2,17 +2,13 @@
 // the very worker settings ZenPAY's worker runs with (common/worker-tuning.ts, the same environment).
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { z } from 'zod';
-import { workerTuningFields } from '../../common/config';
-import { workerTuning } from '../../common/worker-tuning';
 import { noopActivities } from './activities';
+import { noopWorkerTuning } from './tuning';
 
 const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   NOOP_TASK_QUEUE: z.string().min(1),
-  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(100),
-  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(1000).default(100),
-  ...workerTuningFields,
 });
 
 async function main(): Promise<void> {
@@ -24,7 +20,7 @@ async function main(): Promise<void> {
     taskQueue: config.NOOP_TASK_QUEUE,
     workflowsPath: require.resolve('./workflows'),
     activities: noopActivities,
-    ...workerTuning(config),
+    ...noopWorkerTuning(),
   });
   console.log(JSON.stringify({ msg: 'noop worker running', taskQueue: config.NOOP_TASK_QUEUE }));
   try {
