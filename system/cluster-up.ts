@@ -24,6 +24,8 @@ const clusterConfigSchema = z.object({
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   POSTGRES_PORT: port.default(5433),
+  /** The Temporal server's Prometheus endpoint (the same setting as the dev-server profile's). */
+  TEMPORAL_METRICS_PORT: port.default(9404),
   ZENPAY_QUIET: z.enum(['0', '1']).default('0'),
 });
 
@@ -41,7 +43,7 @@ export async function runClusterProfile(): Promise<void> {
     bankSimPort: config.BANK_SIM_PORT,
     smsSimPort: config.SMS_SIM_PORT,
     postgresPort: config.POSTGRES_PORT,
-    temporalPorts: temporalClusterPortsFrom(config.TEMPORAL_PORT, config.TEMPORAL_UI_PORT),
+    temporalPorts: temporalClusterPortsFrom(config.TEMPORAL_PORT, config.TEMPORAL_UI_PORT, config.TEMPORAL_METRICS_PORT),
     historyShards: config.TEMPORAL_HISTORY_SHARDS,
     echo: config.ZENPAY_QUIET === '1' ? undefined : (name, line) => console.log(formatLogLine(name, line)),
     progress: say,

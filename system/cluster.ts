@@ -1,11 +1,15 @@
 // The cluster profile: the Temporal server proper on PostgreSQL (system/temporal-cluster.ts), several API
 // processes sharing one address (SO_REUSEPORT) and each on a port of its own, several workers, the
 // simulators; in dependency order, and taken down again. Used by `npm start -- --cluster` and its test.
+import { randomInt } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { developmentAppDatabasePassword } from '../common/development';
-import { enableAppLogin, migrateDatabase } from '../db/migrate';
+import { enableAppLogin } from '../db/migrate';
 import { freePort } from './ports';
 import { startEmbeddedPostgres, type RunningPostgres } from './postgres';
 import { ManagedProcess, nodeEntry } from './process';
@@ -82,7 +86,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStac
     });
     started.push({ name: 'PostgreSQL', stop: postgres.stop });
     progress('applying database migrations');
-    await migrateDatabase(postgres.url);
+    await migrateInChildProcess(postgres.url);
     const appDatabaseUrl = await enableAppLogin(postgres.url, developmentAppDatabasePassword);
 
     const adminUrl = new URL(postgres.url);
@@ -96,10 +100,11 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStac
       historyShards: options.historyShards,
       logFile: path.join(logDir, 'temporal.log'),
       uiLogFile: path.join(logDir, 'temporal-ui.log'),
-      echo: options.echo,
+      // Not echoed: the server logs each of its shards' start-up hiccups with a stack trace.
       progress,
     });
     started.push({ name: 'Temporal server', stop: temporal.stop });
+    progress(`Temporal server up (its log: ${path.join(logDir, 'temporal.log')})`);
     if (!temporal.uiUrl) progress('no Temporal UI: the UI server did not build here (see README, "Cluster profile")');
 
     const apiUrl = `http://${options.host}:${options.apiPort}`;
@@ -201,7 +206,14 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<C
     for (let index = 0; index < count; index++) ports.push(await freePort());
     return ports;
   };
-  const [frontend, frontendHttp, history, matching, worker, ...rest] = await free(10);
+  // Temporal keeps its services' ports in a smallint column (cluster_membership): below 32768, where Linux
+  // hands out no ephemeral ports either.
+  const temporalPorts: number[] = [];
+  while (temporalPorts.length < 10) {
+    const candidate = randomInt(20_000, 32_000);
+    if (!temporalPorts.includes(candidate) && (await portFree(candidate))) temporalPorts.push(candidate);
+  }
+  const [frontend, frontendHttp, history, matching, worker, ...rest] = temporalPorts;
   const [frontendMembership, historyMembership, matchingMembership, workerMembership, metrics] = rest;
   const cluster = await startCluster({
     dataDir,
@@ -230,4 +242,26 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<C
     progress: options.progress,
   });
   return { ...cluster, dataDir };
+}
+
+/** Whether nothing listens on this loopback port right now. */
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * db/migrate.ts as its own process: node-pg-migrate is ECMAScript modules only, which a jest test (this
+ * module's other user) cannot import.
+ */
+async function migrateInChildProcess(ownerUrl: string): Promise<void> {
+  const { command, args } = nodeEntry(path.join(projectRoot, 'db', 'migrate.ts'));
+  await promisify(execFile)(command, args, { cwd: projectRoot, env: { ...process.env, DATABASE_URL: ownerUrl }, timeout: 120_000 }).catch(
+    (error: { stderr?: string; message: string }) => {
+      throw new Error(`migrations failed: ${(error.stderr || error.message).trim().split('\n').slice(-5).join(' | ')}`);
+    },
+  );
 }

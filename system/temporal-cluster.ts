@@ -63,8 +63,8 @@ export interface TemporalClusterPorts {
   ui: number | null;
 }
 
-/** The classic local layout, from the frontend's port (7233: 7234, 7235, 7239, 6933…, 7243, 9090). */
-export function temporalClusterPortsFrom(frontend: number, ui: number | null): TemporalClusterPorts {
+/** The classic local layout, from the frontend's port (7233: 7234, 7235, 7239, 6933…, 7243). */
+export function temporalClusterPortsFrom(frontend: number, ui: number | null, metrics: number): TemporalClusterPorts {
   return {
     frontend,
     frontendHttp: frontend + 10,
@@ -75,7 +75,7 @@ export function temporalClusterPortsFrom(frontend: number, ui: number | null): T
     historyMembership: frontend - 299,
     matchingMembership: frontend - 298,
     workerMembership: frontend - 294,
-    metrics: frontend + 1857,
+    metrics,
     ui,
   };
 }
