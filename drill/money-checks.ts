@@ -82,9 +82,7 @@ async function paymentsCreditedOrRefunded(
   let credited = 0;
   let refunded = 0;
   let handedToOperator = 0;
-  // A refund the bank declines is not asked again: the engine flags it for an operator (README, "Money safety").
-  const { rows: flagged } = await context.pool.query<{ subject: string }>(`SELECT DISTINCT subject FROM security_events WHERE kind = 'reconcile.refund_failed'`);
-  const flaggedRefunds = new Set(flagged.map((row) => row.subject));
+  const flaggedRefunds = await refundsFlaggedForOperator(context.pool);
   for (const payment of succeeded.values()) {
     const row = byId.get(payment.reference);
     if (!row || row.kind !== 'ON_RAMP') {
@@ -157,12 +155,25 @@ async function nothingLeftOpen(context: MoneyCheckContext): Promise<CheckResult>
   return { name: `9 nothing left non-final, held or running once the reconciler has run (${describeQuiet(state)})`, violations };
 }
 
+/** A refund the bank declines is not asked again: the engine flags it for an operator (README, "Money safety"). */
+async function refundsFlaggedForOperator(pool: MoneyCheckContext['pool']): Promise<Set<string>> {
+  const { rows } = await pool.query<{ subject: string }>(`SELECT DISTINCT subject FROM security_events WHERE kind = 'reconcile.refund_failed'`);
+  return new Set(rows.map((row) => row.subject));
+}
+
 /** What the bank decided for a transaction, and how the transaction should then have ended. */
-function bankDecision(row: Row, atBank: Map<string, PaymentAtBank>, refunds: Map<string, RefundRow>, payout: BankObject | null): { completed: boolean; says: string } {
+function bankDecision(row: Row, atBank: Map<string, PaymentAtBank>, refunds: Map<string, RefundRow>, payout: BankObject | null, flaggedRefunds: ReadonlySet<string>): { completed: boolean; says: string } {
   if (row.kind === 'ON_RAMP') {
     const { payment, refunds: paymentRefunds } = atBank.get(row.id) ?? { payment: null, refunds: [] };
     const refundedBack = payment !== null && refundedInFull(payment.amount, paymentRefunds, refunds.get(row.id));
-    return { completed: payment?.status === 'succeeded' && !refundedBack, says: `payment ${payment?.status ?? 'none'}${refundedBack ? ', refunded' : ''}` };
+    // Taken by the bank after the on-ramp ended, its refund declined and flagged for an operator (invariant 8
+    // counts it apart): the engine rightly credited nothing.
+    const refundDeclined = payment?.status === 'succeeded' && !refundedBack && row.status !== 'COMPLETED' && paymentRefunds.length > 0 &&
+      paymentRefunds.every((refund) => refund.status === 'failed') && flaggedRefunds.has(row.id);
+    return {
+      completed: payment?.status === 'succeeded' && !refundedBack && !refundDeclined,
+      says: `payment ${payment?.status ?? 'none'}${refundedBack ? ', refunded' : ''}${refundDeclined ? ', its refund declined and flagged for an operator' : ''}`,
+    };
   }
   return { completed: payout?.status === 'succeeded', says: `payout ${payout?.status ?? 'none'}` };
 }
@@ -180,6 +191,7 @@ function denies(word: ForgedWord, row: Row, bankObjectId: string | null, lookedS
 async function forgeriesMovedNothing(context: MoneyCheckContext, byId: Map<string, Row>, movementsOf: Movements, atBank: Map<string, PaymentAtBank>, refunds: Map<string, RefundRow>): Promise<CheckResult> {
   const violations: string[] = [];
   const counts = { delivered: 0, looked: 0, denied: 0, malformedTaken: 0 };
+  const flaggedRefunds = await refundsFlaggedForOperator(context.pool);
   const targets = [...new Set(context.forged.map((word) => word.transactionId))];
   for (const transactionId of targets) {
     const words = context.forged.filter((word) => word.transactionId === transactionId);
@@ -189,7 +201,7 @@ async function forgeriesMovedNothing(context: MoneyCheckContext, byId: Map<strin
       continue;
     }
     const payout = row.kind === 'OFF_RAMP' ? await bankObjectByReference(context.bankUrl, 'payouts', row.id) : null;
-    const decision = bankDecision(row, atBank, refunds, payout);
+    const decision = bankDecision(row, atBank, refunds, payout, flaggedRefunds);
     const moved = (movementsOf.get(row.id) ?? []).filter((movement) => movement.kind === 'posted' || movement.kind === 'post_pending').length;
     const label = `${words.map((word) => `${word.channel} ${word.variant}`).join(', ')} on ${row.kind} ${row.id}`;
     if ((row.status === 'COMPLETED') !== decision.completed || moved !== (decision.completed ? 1 : 0)) {

@@ -1,8 +1,9 @@
 // The drill's fraud-review invariant (issue 12), checked once quiet: every payment the rules sent to review
 // ended as it was decided (approved: a send completed, a withdrawal went to the bank; rejected: FAILED
 // REVIEW_REJECTED; undecided: FAILED REVIEW_TIMEOUT), held nothing after, paid a rejected or timed-out
-// send's recipient nothing, and carries exactly one recorded decision; the simulated operator's decisions
-// (late and duplicate ones included) agree with what was recorded; no ordinary payment was reviewed.
+// send's recipient nothing, and carries exactly one recorded outcome (an operator's decision before the
+// deadline, or the deadline's; a decision after it changed nothing); the simulated operator's decisions (late
+// and duplicate ones included) agree with what was recorded; no ordinary payment was reviewed.
 import { workflowIdFor } from '../common/transactions';
 import { ledgerTransferId } from '../db/ledger';
 import type { Pool } from '../db/pool';
@@ -25,9 +26,12 @@ export interface ReviewCounts {
   timedOut: number;
   /** Flagged, but the sender could not cover it: FAILED INSUFFICIENT_FUNDS before any review. */
   unfunded: number;
+  /** Late decisions the reviewer sent (after the deadline). */
   late: number;
   duplicates: number;
   viaTemporalUi: number;
+  /** Decisions the database refused as past the deadline (operator_actions 'past_deadline'), by either path. */
+  pastDeadline: number;
 }
 
 interface ReviewedRow {
@@ -38,8 +42,19 @@ interface ReviewedRow {
   amount: bigint;
   outcome: 'APPROVED' | 'REJECTED' | 'TIMED_OUT' | null;
   reviewed_by: string | null;
-  /** Decided by an operator after the review's deadline, before its workflow had expired it. */
-  after_deadline: boolean;
+  /** The outcome was recorded before the review's deadline (or it had none); null while undecided. */
+  in_time: boolean | null;
+}
+
+/** A reviewed payment's decide_review rows in operator_actions, by outcome. */
+interface AuditRow {
+  subject: string;
+  decided: number;
+  decided_via_ui: number;
+  past_deadline: number;
+  past_deadline_via_api: number;
+  /** 'past_deadline' rows written before the deadline: the database refused a decision in time. */
+  past_deadline_early: number;
 }
 
 type Movements = Map<string, Array<{ id: string; kind: string }>>;
@@ -76,8 +91,23 @@ async function moneyAsDecided(context: ReviewCheckContext, row: ReviewedRow, mov
   return violations;
 }
 
+/** What the audit says of one payment's review: an operator's decision in time, or late ones that changed nothing. */
+function auditAgrees(row: ReviewedRow, audit: AuditRow | undefined): string[] {
+  const what = `${row.kind} ${row.id} (${row.outcome ?? 'undecided'}, ${row.status}${row.failure_code ? ` ${row.failure_code}` : ''})`;
+  const violations: string[] = [];
+  if ((audit?.decided ?? 0) > 0 && row.in_time !== true) violations.push(`${what}: decided by an operator at or after its deadline`);
+  if ((audit?.past_deadline ?? 0) > 0) {
+    // Refused past the deadline: the database ended the payment for want of a decision, whatever was decided.
+    if (row.outcome !== 'TIMED_OUT' || row.status !== 'FAILED' || row.failure_code !== 'REVIEW_TIMEOUT' || audit!.decided > 0) {
+      violations.push(`${what}: ${audit!.past_deadline} decision(s) refused past the deadline, yet it did not end REVIEW_TIMEOUT undecided (${audit!.decided} decided)`);
+    }
+    if (audit!.past_deadline_early > 0) violations.push(`${what}: ${audit!.past_deadline_early} decision(s) refused as past the deadline before it`);
+  }
+  return violations;
+}
+
 /** The simulated operator's decisions against the recorded outcome. */
-function reviewerAgrees(row: ReviewedRow, record: ReviewRecord | undefined, operator: string, counts: ReviewCounts): string[] {
+function reviewerAgrees(row: ReviewedRow, record: ReviewRecord | undefined, operator: string, audit: AuditRow | undefined, counts: ReviewCounts): string[] {
   const outcome = row.outcome;
   const what = `${row.kind} ${row.id} (${outcome ?? 'undecided'})`;
   if (!record) {
@@ -88,8 +118,16 @@ function reviewerAgrees(row: ReviewedRow, record: ReviewRecord | undefined, oper
   const decisions = record.attempts.filter((attempt) => attempt.role === 'decision');
   counts.late += record.attempts.filter((attempt) => attempt.role === 'late').length;
   counts.duplicates += record.attempts.filter((attempt) => attempt.role === 'duplicate').length;
+  // The API's REVIEW_DEADLINE_PASSED: the database ended the payment REVIEW_TIMEOUT then and audited the refusal.
+  const refusedLate = record.attempts.filter((attempt) => attempt.answer === 'past-deadline');
+  for (const attempt of refusedLate) {
+    if (outcome !== 'TIMED_OUT') violations.push(`${what}: the API refused a ${attempt.role} ${attempt.decision} as past the deadline, yet it ended ${outcome ?? 'undecided'}`);
+  }
+  if (refusedLate.length > (audit?.past_deadline_via_api ?? 0)) {
+    violations.push(`${what}: the API refused ${refusedLate.length} decision(s) as past the deadline, but ${audit?.past_deadline_via_api ?? 0} are audited`);
+  }
   // Flagged, but its withdrawal's hold then failed (INSUFFICIENT_FUNDS) before anyone decided: no outcome.
-  if (outcome === null) return record.attempts.some((attempt) => attempt.answer === 'decided') ? [`${what}: the API took a decision that is not on record`] : [];
+  if (outcome === null) return record.attempts.some((attempt) => attempt.answer === 'decided') ? [...violations, `${what}: the API took a decision that is not on record`] : violations;
   if (record.plan === 'TIMEOUT' && outcome !== 'TIMED_OUT') violations.push(`${what}: the reviewer let it time out`);
   if (record.plan !== 'TIMEOUT') {
     const intended = record.plan === 'APPROVE' ? 'APPROVED' : 'REJECTED';
@@ -111,15 +149,28 @@ function reviewerAgrees(row: ReviewedRow, record: ReviewRecord | undefined, oper
 export async function reviewsEndedAsDecided(context: ReviewCheckContext, movementsOf: Movements): Promise<{ result: CheckResult; counts: ReviewCounts }> {
   const { rows } = await context.pool.query<ReviewedRow>(
     `SELECT t.id, t.kind, t.status, t.failure_code, t.amount, d.review_outcome AS outcome, d.reviewed_by,
-       coalesce(d.review_outcome IN ('APPROVED', 'REJECTED') AND d.reviewed_at > d.review_deadline_at, false) AS after_deadline
+       -- reviewed_at is the deciding transaction's start, before zp_decide_review looked at the clock.
+       CASE WHEN d.review_outcome IS NULL THEN NULL ELSE d.review_deadline_at IS NULL OR d.reviewed_at < d.review_deadline_at END AS in_time
      FROM fraud_decisions d JOIN transactions t ON t.id = d.transaction_id WHERE d.review ORDER BY t.created_at`,
   );
-  const decided = await countsBySubject(context.pool, `SELECT subject, count(*)::int AS count FROM operator_actions WHERE action = 'decide_review' AND outcome = 'decided' GROUP BY subject`);
+  // Every decision an operator sent, by its outcome: 'decided' (it decided), 'past_deadline' (too late: the
+  // database ended the payment REVIEW_TIMEOUT instead), the rest refused (no longer in review). A refusal's
+  // occurred_at is the clock after zp_decide_review looked at it.
+  const { rows: auditRows } = await context.pool.query<AuditRow>(
+    `SELECT a.subject,
+       count(*) FILTER (WHERE a.outcome = 'decided')::int AS decided,
+       count(*) FILTER (WHERE a.outcome = 'decided' AND a.via = 'temporal-ui')::int AS decided_via_ui,
+       count(*) FILTER (WHERE a.outcome = 'past_deadline')::int AS past_deadline,
+       count(*) FILTER (WHERE a.outcome = 'past_deadline' AND a.via = 'operator-api')::int AS past_deadline_via_api,
+       count(*) FILTER (WHERE a.outcome = 'past_deadline' AND (d.review_deadline_at IS NULL OR a.occurred_at < d.review_deadline_at))::int AS past_deadline_early
+     FROM operator_actions a LEFT JOIN fraud_decisions d ON d.transaction_id::text = a.subject
+     WHERE a.action = 'decide_review' GROUP BY a.subject`,
+  );
+  const audits = new Map(auditRows.map((audit) => [audit.subject, audit]));
   const decidedEvents = await countsBySubject(context.pool, `SELECT subject, count(*)::int AS count FROM security_events WHERE kind = 'review.decided' AND outcome = 'success' GROUP BY subject`);
   const timedOutEvents = await countsBySubject(context.pool, `SELECT subject, count(*)::int AS count FROM security_events WHERE kind = 'review.timed_out' GROUP BY subject`);
-  const viaUi = await countsBySubject(context.pool, `SELECT subject, count(*)::int AS count FROM operator_actions WHERE action = 'decide_review' AND outcome = 'decided' AND via = 'temporal-ui' GROUP BY subject`);
   const terminatedIds = new Set(context.terminations.map((termination) => termination.workflowId));
-  const counts: ReviewCounts = { reviews: rows.length, approved: 0, rejected: 0, timedOut: 0, unfunded: 0, late: 0, duplicates: 0, viaTemporalUi: 0 };
+  const counts: ReviewCounts = { reviews: rows.length, approved: 0, rejected: 0, timedOut: 0, unfunded: 0, late: 0, duplicates: 0, viaTemporalUi: 0, pastDeadline: 0 };
   const violations: string[] = [];
   for (const row of rows) {
     const what = `${row.kind} ${row.id} (${row.outcome ?? 'undecided'}, ${row.status}${row.failure_code ? ` ${row.failure_code}` : ''})`;
@@ -127,7 +178,9 @@ export async function reviewsEndedAsDecided(context: ReviewCheckContext, movemen
     if (row.outcome === 'APPROVED') counts.approved++;
     else if (row.outcome === 'REJECTED') counts.rejected++;
     else if (row.outcome === 'TIMED_OUT') counts.timedOut++;
-    counts.viaTemporalUi += viaUi.get(row.id) ?? 0;
+    const audit = audits.get(row.id);
+    counts.viaTemporalUi += audit?.decided_via_ui ?? 0;
+    counts.pastDeadline += audit?.past_deadline ?? 0;
     if (row.outcome === null) {
       // Flagged, but it never waited: the sender could not cover it.
       if (row.status === 'FAILED' && row.failure_code === 'INSUFFICIENT_FUNDS') counts.unfunded++;
@@ -135,8 +188,8 @@ export async function reviewsEndedAsDecided(context: ReviewCheckContext, movemen
     } else if (row.outcome !== 'APPROVED' && (row.status !== 'FAILED' || row.failure_code !== expectedEnd[row.outcome])) {
       violations.push(`${what}: expected FAILED ${expectedEnd[row.outcome]}`);
     }
-    // Exactly one decision on record: an operator's (audit and security event) or the deadline's.
-    const operatorDecisions = decided.get(row.id) ?? 0;
+    // Exactly one outcome on record: an operator's decision (audit and security event) or the deadline's.
+    const operatorDecisions = audit?.decided ?? 0;
     const decisionEvents = decidedEvents.get(row.id) ?? 0;
     const timeouts = timedOutEvents.get(row.id) ?? 0;
     const byOperator = row.outcome === 'APPROVED' || row.outcome === 'REJECTED' ? 1 : 0;
@@ -145,14 +198,18 @@ export async function reviewsEndedAsDecided(context: ReviewCheckContext, movemen
     }
     const terminated = terminatedIds.has(workflowIdFor(row.kind, row.id));
     violations.push(...(await moneyAsDecided(context, row, movementsOf.get(row.id) ?? [], terminated)));
-    violations.push(...reviewerAgrees(row, context.reviewer.records.get(row.id), context.reviewer.name, counts));
+    violations.push(...auditAgrees(row, audit));
+    violations.push(...reviewerAgrees(row, context.reviewer.records.get(row.id), context.reviewer.name, audit, counts));
   }
   for (const record of context.reviewer.records.values()) {
     if (!rows.some((row) => row.id === record.transactionId)) violations.push(`the reviewer found ${record.transactionId} waiting, but it has no review`);
   }
+  for (const audit of auditRows) {
+    if (audit.decided + audit.past_deadline > 0 && !rows.some((row) => row.id === audit.subject)) violations.push(`${audit.subject}: ${audit.decided + audit.past_deadline} review decision(s) audited, but it has no review`);
+  }
   const name =
-    `11 every reviewed payment ended as decided, nothing held, one decision on record (${counts.reviews} flagged: ${counts.approved} approved, ` +
-    `${counts.rejected} rejected, ${counts.timedOut} timed out, ${counts.unfunded} unfunded; ${counts.viaTemporalUi} decided via the Temporal UI, ` +
-    `${counts.duplicates} duplicate and ${counts.late} late decisions changed nothing; ${rows.filter((row) => row.after_deadline).length} decided past the deadline before it was expired)`;
+    `11 every reviewed payment ended as decided before its deadline or timed out, nothing held, one outcome on record (${counts.reviews} flagged: ` +
+    `${counts.approved} approved, ${counts.rejected} rejected, ${counts.timedOut} timed out, ${counts.unfunded} unfunded; ${counts.viaTemporalUi} decided via ` +
+    `the Temporal UI, ${counts.duplicates} duplicate and ${counts.late} late decisions changed nothing, ${counts.pastDeadline} refused past the deadline)`;
   return { result: { name, violations }, counts };
 }

@@ -1,7 +1,7 @@
 // The drill's simulated operator for fraud review (issue 12): an account made as `npm run operator -- create`
 // makes it (api/operators.ts), signed in on /operator/graphql over HTTP; it polls `reviews` and decides each
 // payment by a seeded choice (approve, reject, or leave it to time out), some through the Temporal UI's path
-// (a reviewDecision signal naming the operator), a few twice or after the review ended, and keeps working
+// (a reviewDecision signal naming the operator), a few twice or after the review's deadline, and keeps working
 // through the drill's process faults (every call is retried; a lost session signs in again).
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { createOperator, generateOperatorPassword } from '../api/operators';
@@ -43,7 +43,7 @@ export type Via = 'operator-api' | 'temporal-ui';
 
 /** One decision the reviewer sent, and what it got back. */
 export interface ReviewAttempt {
-  /** 'decision': the plan's; 'duplicate': the other decision once the first was recorded; 'late': after the review ended. */
+  /** 'decision': the plan's; 'duplicate': the other decision once the first was recorded; 'late': after the review's deadline. */
   role: 'decision' | 'duplicate' | 'late';
   decision: Decision;
   via: Via;
@@ -51,10 +51,11 @@ export interface ReviewAttempt {
   atMs: number;
   /**
    * 'decided': the API recorded it; 'not-in-review': the API refused it (the payment's status then in detail);
-   * 'signalled': the workflow took the signal; 'workflow-closed': no running workflow took it; 'failed': no
-   * answer before the reviewer gave up.
+   * 'past-deadline': the API refused it as too late (REVIEW_DEADLINE_PASSED: the database ended the payment
+   * REVIEW_TIMEOUT instead; its status in detail); 'signalled': the workflow took the signal; 'workflow-closed':
+   * no running workflow took it; 'failed': no answer before the reviewer gave up.
    */
-  answer: 'decided' | 'not-in-review' | 'signalled' | 'workflow-closed' | 'failed';
+  answer: 'decided' | 'not-in-review' | 'past-deadline' | 'signalled' | 'workflow-closed' | 'failed';
   detail: string | null;
   /** An earlier try of this call got no answer: it may have been recorded (then the retry is refused). */
   retried: boolean;
@@ -91,6 +92,8 @@ const retryDelayMs = 300;
 const graceMs = 60_000;
 const requestTimeoutMs = 10_000;
 const reviewsPageSize = 100;
+/** A late decision goes out this long after the review's deadline at most (seeded): some race its workflow's expiry. */
+const lateAfterDeadlineMaxMs = 1_000;
 
 /** A call that never reached the API (its sign-in failed). */
 class NotSent extends Error {}
@@ -134,6 +137,11 @@ export class DrillReviewer {
     return Date.now() - this.options.startedAt();
   }
 
+  /** When the payment's review runs out (as the API said; else as the drill set it, from when it was found). */
+  private deadlineOf(record: ReviewRecord): number {
+    return record.deadlineAt ? Date.parse(record.deadlineAt) : this.options.startedAt() + record.seenAtMs + drillReviewTimeoutMs;
+  }
+
   private async poll(): Promise<void> {
     for (;;) {
       const answer = await this.call(reviewsQuery, {}).catch(() => null);
@@ -157,9 +165,14 @@ export class DrillReviewer {
     const roll = this.random.next();
     record.plan = roll < 0.4 ? 'APPROVE' : roll < 0.7 ? 'REJECT' : 'TIMEOUT';
     const windowMs = record.deadlineAt ? Date.parse(record.deadlineAt) - Date.now() : drillReviewTimeoutMs;
+    const via = (this.random.chance(0.3) ? 'temporal-ui' : 'operator-api') as Via;
+    // One draw times both the plan's decision (within the first 40% of the window) and a time-out's late one.
+    const delayRoll = this.random.next();
     return {
-      via: (this.random.chance(0.3) ? 'temporal-ui' : 'operator-api') as Via,
-      delayMs: Math.round(this.random.next() * Math.max(windowMs, 0) * 0.4),
+      via,
+      delayMs: Math.round(delayRoll * Math.max(windowMs, 0) * 0.4),
+      // At least 1 ms: deadlineAt is the database's time cut to milliseconds.
+      lateAfterDeadlineMs: 1 + Math.round(delayRoll * (lateAfterDeadlineMaxMs - 1)),
       duplicate: this.random.chance(0.25),
       duplicateVia: (this.random.chance(0.5) ? 'temporal-ui' : 'operator-api') as Via,
       late: this.random.chance(0.5),
@@ -172,8 +185,10 @@ export class DrillReviewer {
     try {
       if (record.plan === 'TIMEOUT') {
         if (!choice.late) return;
-        // Late: once the review ended (timed out), a decision must change nothing.
-        if (!(await this.waitUntilEnded(record))) return;
+        // Late: just past the deadline, racing the workflow's timer (the database then ends the payment
+        // REVIEW_TIMEOUT itself and refuses the decision, REVIEW_DEADLINE_PASSED) or after it (no longer in
+        // review); either way it must change nothing.
+        await sleep(this.deadlineOf(record) + choice.lateAfterDeadlineMs - Date.now());
         await this.decide(record, 'late', choice.lateDecision, choice.lateVia);
         return;
       }
@@ -193,7 +208,7 @@ export class DrillReviewer {
     const reason = `drill ${role}: ${decision.toLowerCase()} (seed ${this.options.seed})`;
     const attempt: ReviewAttempt = { role, decision, via, atMs: this.atMs(), answer: 'failed', detail: null, retried: false };
     record.attempts.push(attempt);
-    const giveUpAt = (record.deadlineAt ? Date.parse(record.deadlineAt) : Date.now()) + graceMs;
+    const giveUpAt = this.deadlineOf(record) + graceMs;
     if (via === 'temporal-ui') {
       const signalled = await this.signal(record, decision, reason, giveUpAt);
       attempt.answer = signalled;
@@ -215,6 +230,11 @@ export class DrillReviewer {
         return attempt;
       } else if (answer.errors?.[0]?.extensions?.code === 'NOT_FOUND') {
         attempt.answer = 'not-in-review';
+        attempt.detail = answer.errors[0].extensions.status ?? null;
+        return attempt;
+      } else if (answer.errors?.[0]?.extensions?.code === 'REVIEW_DEADLINE_PASSED') {
+        // Refused, too late: the payment was rejected for want of a decision in time.
+        attempt.answer = 'past-deadline';
         attempt.detail = answer.errors[0].extensions.status ?? null;
         return attempt;
       } else {
@@ -243,7 +263,7 @@ export class DrillReviewer {
 
   /** Waits until the payment's review has an outcome; false when it was not seen in time. */
   private async waitUntilEnded(record: ReviewRecord): Promise<boolean> {
-    const giveUpAt = (record.deadlineAt ? Date.parse(record.deadlineAt) : Date.now()) + graceMs;
+    const giveUpAt = this.deadlineOf(record) + graceMs;
     while (Date.now() < giveUpAt) {
       const answer = await this.call(reviewQuery, { id: record.transactionId }).catch(() => null);
       const review = answer?.data?.review as { outcome: string | null; payment: { status: string } } | null | undefined;

@@ -194,7 +194,7 @@ async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal
   const passed = results.filter((result) => result.violations.length === 0).length;
   const ok = passed === results.length;
   const report: AttackReport = { plan, cases, forged, terminations, apiFaultsInjected: { ...bank.faultsInjected }, reviews: [...reviewer.records.values()] };
-  const summary = `drill: seed=${options.seed} txns=${transactions} faults=${faults.length} lost=${tally.lost} duplicated=${tally.duplicated} created=${tally.created} ${attackCounts(report, bankClient)} reviews=${reviews.reviews} approved=${reviews.approved} rejected=${reviews.rejected} timed-out=${reviews.timedOut} invariants=${passed}/${results.length} ${ok ? 'ok' : 'FAILED'}`;
+  const summary = `drill: seed=${options.seed} txns=${transactions} faults=${faults.length} lost=${tally.lost} duplicated=${tally.duplicated} created=${tally.created} ${attackCounts(report, bankClient)} reviews=${reviews.reviews} approved=${reviews.approved} rejected=${reviews.rejected} timed-out=${reviews.timedOut} late=${reviews.late} invariants=${passed}/${results.length} ${ok ? 'ok' : 'FAILED'}`;
   return { seed: options.seed, transactions, requests: workload.requests, faults, attacks: report, results, tally, reviews, ok, summary };
 }
 
