@@ -9,7 +9,7 @@ import { createPaymentsWorker } from '../worker';
 import { announce, createLogger, type Logger } from '../common/log';
 import { createPool } from '../db/pool';
 import { clientInterceptors } from '../common/worker-observability';
-import { defaultMetricsPorts, loadMetricsConfig, observePool, outboxDeliveryLag, startMetricsServer, useMetrics, webhookVerificationFailures } from '../common/metrics';
+import { defaultMetricsPorts, loadMetricsConfig, observePool, outboxDeliveryLag, paymentOutcomes, startMetricsServer, useMetrics, webhookVerificationFailures } from '../common/metrics';
 import { metricsOverview } from './observability';
 import type { ApiDependencies } from './context';
 import { EventHub } from './event-hub';
@@ -36,7 +36,8 @@ export async function runApi(config: ApiConfig, log: Logger): Promise<RunningApi
   const deps: ApiDependencies = { config, pool, temporal, hub, log, limits, sms };
   const embedded = config.API_EAGER_START ? await startEmbeddedWorker({ connection, pool, client: temporal, log, tracing }) : null;
   const server = await startApiServer(deps, (app) => app.use(bankWebhookRouter(deps)));
-  useMetrics(webhookVerificationFailures, outboxDeliveryLag);
+  // An embedded worker's ledger steps count their outcomes here too.
+  useMetrics(webhookVerificationFailures, outboxDeliveryLag, ...(embedded ? [paymentOutcomes] : []));
   observePool('api', pool);
   const metrics = await startMetricsServer({ config: metricsConfig, extraRoutes: { '/metrics/overview': metricsOverview } });
   announce(log, { url: `${server.url}/graphql`, metricsUrl: metrics?.url ?? null, tracing: tracing !== null }, 'api listening');

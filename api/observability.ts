@@ -43,10 +43,9 @@ function useGraphQLMetrics(): Plugin {
     operationName: operationLabel(seen, params.operationName),
     operationType: params.operationType ?? 'unknown',
   });
-  // The registry keeps one metric per name: a second API server in the same process shares them.
-  const existing = registry.getSingleMetric('zenpay_graphql_requests_total');
-  if (existing) registry.removeSingleMetric('zenpay_graphql_requests_total');
-  for (const name of ['zenpay_graphql_errors_total', 'zenpay_graphql_request_duration_seconds']) {
+  // The registry keeps one metric per name: a GraphQL server made again in the same process (tests)
+  // replaces the earlier one's metrics.
+  for (const name of ['zenpay_graphql_requests_total', 'zenpay_graphql_errors_total', 'zenpay_graphql_request_duration_seconds']) {
     if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
   }
   return usePrometheus({

@@ -2,9 +2,7 @@
 // SIGTERM or SIGINT stops accepting requests, flushes the journal and exits 0; a bad setting exits 1.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from '../common/config';
 import { createLogger, type Logger } from '../common/log';
-import { defaultMetricsPorts, httpRequestMetrics, loadMetricsConfig, startMetricsServer, type MetricsConfig } from '../common/metrics';
 import { createBankSimulator, type BankSimulator } from './app';
 import { ConfigurationError, readEnvironment, type BankSimulatorEnvironment } from './config';
 
@@ -13,12 +11,10 @@ const shutdownGraceMs = 2_000;
 
 function main(): void {
   let environment: BankSimulatorEnvironment;
-  let metricsConfig: MetricsConfig;
   try {
     environment = readEnvironment(process.env);
-    metricsConfig = loadMetricsConfig(defaultMetricsPorts.bankSim);
   } catch (error) {
-    if (!(error instanceof ConfigurationError || error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigurationError)) throw error;
     createLogger('bank-sim', 'info').fatal({ err: { message: error.message } }, error.message);
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
@@ -48,22 +44,23 @@ function main(): void {
       process.exit(1);
     }
     // Attached in the same tick as the listen callback, before any request can be read.
-    server.on('request', httpRequestMetrics());
     server.on('request', simulator.app);
-    void startMetricsServer({ config: metricsConfig }).then(
-      (metrics) => {
-        // Always written, whatever LOG_LEVEL says: a parent process finds the port through this line.
-        const announcer = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
-        announcer.info(
-          { url, publicUrl: environment.publicUrl ?? url, webhookUrl: environment.webhookUrl, stateFile: environment.stateFile, metricsUrl: metrics?.url ?? null },
-          'bank simulator listening',
-        );
-      },
-      (error: unknown) => {
-        logger.fatal({ err: error }, 'bank simulator cannot serve metrics');
-        process.exit(1);
-      },
+    // Always written, whatever LOG_LEVEL says: a parent process finds the port through this line.
+    const announcer = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
+    announcer.info(
+      { url, publicUrl: environment.publicUrl ?? url, webhookUrl: environment.webhookUrl, stateFile: environment.stateFile },
+      'bank simulator listening',
     );
+    // Prometheus metrics after the ready line: loading them must not slow a restart down.
+    void import('../common/metrics.js')
+      .then((metrics) => metrics.serveSimulatorMetrics(server, metrics.defaultMetricsPorts.bankSim))
+      .then(
+        (metricsUrl) => announcer.info({ metricsUrl }, 'bank simulator metrics listening'),
+        (error: unknown) => {
+          logger.fatal({ err: error }, 'bank simulator cannot serve metrics');
+          process.exit(1);
+        },
+      );
     const stop = (signal: NodeJS.Signals) => void shutDown(server, simulator, logger, signal);
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

@@ -132,6 +132,16 @@ export function httpRequestMetrics(): (request: IncomingMessage, response: Serve
   };
 }
 
+/**
+ * For the simulators, loaded after their ready line (a restart stays as quick as before): counts the
+ * server's HTTP requests from now on and serves /metrics. Resolves with its address (null: off).
+ */
+export async function serveSimulatorMetrics(server: Server, defaultPort: number): Promise<string | null> {
+  server.on('request', httpRequestMetrics());
+  const metrics = await startMetricsServer({ config: loadMetricsConfig(defaultPort) });
+  return metrics?.url ?? null;
+}
+
 export interface MetricsServer {
   url: string;
   close(): Promise<void>;

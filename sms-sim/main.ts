@@ -3,8 +3,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../common/log';
-import { ConfigError } from '../common/config';
-import { defaultMetricsPorts, httpRequestMetrics, loadMetricsConfig, startMetricsServer, type MetricsConfig } from '../common/metrics';
 import { createSmsSimulator } from './app';
 import { ConfigurationError, readEnvironment, type SmsSimulatorEnvironment } from './config';
 
@@ -12,35 +10,34 @@ const shutdownGraceMs = 2_000;
 
 function main(): void {
   let environment: SmsSimulatorEnvironment;
-  let metricsConfig: MetricsConfig;
   try {
     environment = readEnvironment(process.env);
-    metricsConfig = loadMetricsConfig(defaultMetricsPorts.smsSim);
   } catch (error) {
-    if (!(error instanceof ConfigurationError || error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigurationError)) throw error;
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
   const logger = createLogger('sms-sim', environment.logLevel);
   const simulator = createSmsSimulator({ stateFile: environment.stateFile, logger });
   const server = createServer(simulator.app);
-  server.on('request', httpRequestMetrics());
   server.on('error', (error) => {
     logger.fatal({ err: error, host: environment.host, port: environment.port }, 'SMS simulator cannot listen');
     process.exit(1);
   });
   server.listen(environment.port, environment.host, () => {
-    void startMetricsServer({ config: metricsConfig }).then(
-      (metrics) => {
-        // Always written, whatever LOG_LEVEL says: a parent process finds the port through this line.
-        const announcer = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
-        announcer.info({ url: listeningUrl(server), stateFile: environment.stateFile, metricsUrl: metrics?.url ?? null }, 'sms simulator listening');
-      },
-      (error: unknown) => {
-        logger.fatal({ err: error }, 'SMS simulator cannot serve metrics');
-        process.exit(1);
-      },
-    );
+    // Always written, whatever LOG_LEVEL says: a parent process finds the port through this line.
+    const announcer = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
+    announcer.info({ url: listeningUrl(server), stateFile: environment.stateFile }, 'sms simulator listening');
+    // Prometheus metrics after the ready line: loading them must not slow a restart down.
+    void import('../common/metrics.js')
+      .then((metrics) => metrics.serveSimulatorMetrics(server, metrics.defaultMetricsPorts.smsSim))
+      .then(
+        (metricsUrl) => announcer.info({ metricsUrl }, 'sms simulator metrics listening'),
+        (error: unknown) => {
+          logger.fatal({ err: error }, 'SMS simulator cannot serve metrics');
+          process.exit(1);
+        },
+      );
   });
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'sms simulator stopping');

@@ -18,9 +18,10 @@ afterAll(async () => {
   await system?.stop();
 });
 
-/** The metrics address a process announced in its ready line. */
-function metricsUrlOf(process: ManagedProcess): string {
-  const url = /"metricsUrl":"(http:\/\/[^"]+)"/.exec(process.recentOutput())?.[1];
+/** The metrics address a process announced (API and worker: in their ready line; simulators: just after it). */
+async function metricsUrlOf(process: ManagedProcess): Promise<string> {
+  const found = () => /"metricsUrl":"(http:\/\/[^"]+)"/.exec(process.recentOutput())?.[1];
+  const url = await eventually(async () => found(), (value) => value !== undefined, 10_000);
   if (!url) throw new Error(`${process.spec.name} announced no metrics address:\n${process.recentOutput()}`);
   return url;
 }
@@ -55,8 +56,8 @@ async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boole
 
 describe('metrics of every process', () => {
   test('a transfer with a live subscriber | API, worker and simulators answer /metrics and the counters moved', async () => {
-    const apiMetrics = metricsUrlOf(system.api);
-    const workerMetrics = metricsUrlOf(system.worker);
+    const apiMetrics = await metricsUrlOf(system.api);
+    const workerMetrics = await metricsUrlOf(system.worker);
     const before = { api: await scrape(apiMetrics), worker: await scrape(workerMetrics) };
 
     const asha = await signUpUser(system.graphqlUrl, 'Asha');
@@ -90,14 +91,14 @@ describe('metrics of every process', () => {
     expect(sample(worker, 'temporal_workflow_task_schedule_to_start_latency_seconds_count')).toBeGreaterThan(0);
     expect(sample(worker, 'temporal_workflow_completed_total', { workflow_type: 'transferWorkflow' })).toBeGreaterThan(0);
 
-    const smsSim = await scrape(metricsUrlOf(system.smsSim));
+    const smsSim = await scrape(await metricsUrlOf(system.smsSim));
     expect(sample(smsSim, 'zenpay_http_requests_total', { method: 'POST', status: '200' }) + sample(smsSim, 'zenpay_http_requests_total', { method: 'POST', status: '202' })).toBeGreaterThanOrEqual(2);
-    const bankSim = await scrape(metricsUrlOf(system.bankSim!));
+    const bankSim = await scrape(await metricsUrlOf(system.bankSim!));
     expect(bankSim).toMatch(/^process_cpu_seconds_total /m);
   });
 
   test('a webhook with a forged signature | refused, and counted as a verification failure', async () => {
-    const apiMetrics = metricsUrlOf(system.api);
+    const apiMetrics = await metricsUrlOf(system.api);
     const before = sample(await scrape(apiMetrics), 'zenpay_webhook_verification_failures_total');
     const response = await fetch(`${system.apiUrl}/webhooks/bank`, {
       method: 'POST',
@@ -115,7 +116,7 @@ describe('metrics of every process', () => {
 
   test('the API | serves no metrics on its public port, and an overview page on its metrics port', async () => {
     expect((await fetch(`${system.apiUrl}/metrics`)).headers.get('content-type') ?? '').not.toMatch(/^text\/plain; version=/);
-    const overview = await fetch(`${metricsUrlOf(system.api)}/overview`);
+    const overview = await fetch(`${await metricsUrlOf(system.api)}/overview`);
     expect(overview.status).toBe(200);
     const page = await overview.text();
     expect(page).toContain('zenpay_graphql_requests_total');

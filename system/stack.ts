@@ -156,8 +156,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       [api, `API on ${apiUrl}`],
     ] as const) {
       progress(`starting ${label}`);
+      // The simulators announce their metrics in a line after their ready line: listen before starting.
+      const off = part.onLine((line) => {
+        const url = metricsUrlIn(line);
+        if (url) {
+          announcedMetrics.set(part, url);
+          off();
+        }
+      });
       await part.start();
-      announcedMetrics.set(part, announcedMetricsUrl(part));
       started.push({ name: part.spec.name, stop: () => part.close() });
     }
     return {
@@ -192,9 +199,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 }
 
-/** The metrics address a service logged in its ready line (the line is still among its recent output). */
-function announcedMetricsUrl(process: ManagedProcess): string | null {
-  return /"metricsUrl":"(http:\/\/[^"]+)"/.exec(process.recentOutput())?.[1] ?? null;
+/** The metrics address a service logs when it serves them. */
+function metricsUrlIn(line: string): string | null {
+  return /"metricsUrl":"(http:\/\/[^"]+)"/.exec(line)?.[1] ?? null;
 }
 
 export interface LocalStackOptions {
