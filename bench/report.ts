@@ -28,6 +28,11 @@ const processOrder = ['postgres', 'temporal', 'worker', 'api', 'api-direct', 'no
 /** Processes of the system under test: the bench client's own cost is kept out of what a transfer costs. */
 const isSystemProcess = (name: string) => name !== 'bench client';
 const errorTotal = (phase: PhaseResult) => Object.values(phase.errors).reduce((sum, entry) => sum + entry.count, 0);
+/** Every process measured in any phase, in the report's order. */
+const processNames = (result: ScenarioResult) =>
+  [...new Set(result.phases.flatMap((phase) => phase.processes.map((metrics) => metrics.name)))].sort(
+    (a, b) => processOrder.indexOf(a) - processOrder.indexOf(b),
+  );
 /** PostgreSQL's backends share its buffers: their PSS adds up right, their RSS would count them again and again. */
 const memoryOf = (metrics: PhaseResult['processes'][number]) => (metrics.name === 'postgres' ? metrics.peakPssBytes : metrics.peakRssBytes);
 
@@ -86,9 +91,7 @@ function lockingLine(result: ScenarioResult): string {
 }
 
 function processesTable(result: ScenarioResult): string {
-  const names = [...new Set(result.phases.flatMap((phase) => phase.processes.map((metrics) => metrics.name)))].sort(
-    (a, b) => processOrder.indexOf(a) - processOrder.indexOf(b),
-  );
+  const names = processNames(result);
   return table(
     ['process (CPU cores used / peak MiB)', ...result.phases.map((phase) => targetLabel(phase.target))],
     [
@@ -122,9 +125,7 @@ function memoryOverTimeTable(phase: PhaseResult): string {
 
 /** CPU milliseconds per completed operation, by process, for each target: what one operation costs. */
 function cpuPerOperationTable(result: ScenarioResult): string {
-  const names = [...new Set(result.phases.flatMap((phase) => phase.processes.map((metrics) => metrics.name)))].sort(
-    (a, b) => processOrder.indexOf(a) - processOrder.indexOf(b),
-  );
+  const names = processNames(result);
   const perOperation = (phase: PhaseResult, metrics: PhaseResult['processes'][number]) =>
     phase.throughputPerSecond > 0 ? (metrics.cpuCores * 1000) / phase.throughputPerSecond : Number.NaN;
   return table(

@@ -115,6 +115,19 @@ export async function createApiTarget(name: 'zenpay' | 'api-direct', graphqlUrl:
   };
 }
 
+/** The operation's outcome, or a failure with this code once timeoutMs has passed without one. */
+async function outcomeWithin(outcome: Promise<Outcome>, timeoutMs: number, code: string, message: string): Promise<Outcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(() => resolve(failure(code, message)), timeoutMs);
+  });
+  try {
+    return await Promise.race([outcome, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The direct-sql baseline: each operation one SQL transaction on the bench's own accounts. */
 export function createDirectTarget(pool: Pool, accountOf: (user: BenchUser) => bigint, clearingAccountOf: (bank: string) => bigint): Target {
   return {
@@ -126,19 +139,11 @@ export function createDirectTarget(pool: Pool, accountOf: (user: BenchUser) => b
         operation.kind === 'transfer'
           ? [accountOf(operation.from), accountOf(operation.to)]
           : [clearingAccountOf(operation.bank), accountOf(operation.user)];
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<Outcome>((resolve) => {
-        timer = setTimeout(() => resolve(failure('CLIENT_TIMEOUT', `no commit in ${timeoutMs} ms`)), timeoutMs);
-      });
       const transfer = directTransfer(pool, debit, credit, operation.amountMinor).then(
         (): Outcome => ({ ok: true, finishedAtMs: performance.now(), responseMs: null, answeredPending: false }),
         (error: unknown) => failure(directErrorCode(error), (error as Error).message),
       );
-      try {
-        return await Promise.race([transfer, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      return outcomeWithin(transfer, timeoutMs, 'CLIENT_TIMEOUT', `no commit in ${timeoutMs} ms`);
     },
   };
 }
@@ -161,21 +166,13 @@ export async function createNoopWorkflowTarget(temporalAddress: string, taskQueu
       await connection.close();
     },
     async execute(_operation, timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<Outcome>((resolve) => {
-        timer = setTimeout(() => resolve(failure('COMPLETION_TIMEOUT', `no result in ${timeoutMs} ms`)), timeoutMs);
-      });
       const run = client.workflow
         .execute('noopWorkflow', { taskQueue, workflowId: `bench-noop-${randomUUID()}`, args: [], ...(eager ? { requestEagerStart: true } : {}) })
         .then(
           (): Outcome => ({ ok: true, finishedAtMs: performance.now(), responseMs: null, answeredPending: false }),
           (error: unknown) => failure((error as { name?: string }).name ?? 'WORKFLOW_ERROR', (error as Error).message),
         );
-      try {
-        return await Promise.race([run, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      return outcomeWithin(run, timeoutMs, 'COMPLETION_TIMEOUT', `no result in ${timeoutMs} ms`);
     },
   };
 }

@@ -36,21 +36,12 @@ const columns = `id, user_id AS "userId", payee_user_id AS "payeeUserId", amount
   confirm_expires_at AS "confirmExpiresAt", version, synced_version AS "syncedVersion", created_at AS "createdAt",
   updated_at AS "updatedAt"`;
 
-export interface NewScheduledPayment {
-  id: string;
-  userId: string;
-  payeeUserId: string;
-  amount: bigint;
-  note: string | null;
-  cadence: ScheduleCadence;
-  runAt: Date | null;
-  dayOfMonth: number | null;
-  dayOfWeek: Weekday | null;
-  timeOfDay: string | null;
-  everySeconds: number | null;
-  timeZone: string;
-  idempotencyKey: string;
-  requestFingerprint: Buffer;
+export interface NewScheduledPayment
+  extends Pick<
+    ScheduledPaymentRow,
+    | 'id' | 'userId' | 'payeeUserId' | 'amount' | 'note' | 'cadence' | 'runAt' | 'dayOfMonth' | 'dayOfWeek'
+    | 'timeOfDay' | 'everySeconds' | 'timeZone' | 'idempotencyKey' | 'requestFingerprint'
+  > {
   confirmation: { method: 'TOTP' | 'SMS'; codeHash: Buffer | null; withinSeconds: number; attemptsMax: number } | null;
   liveMax: number;
 }

@@ -13,7 +13,7 @@ import { enableAppLogin } from '../db/migrate';
 import { freePort } from './ports';
 import { startEmbeddedPostgres, type RunningPostgres } from './postgres';
 import { ManagedProcess, nodeEntry } from './process';
-import { embeddedPostgresPassword } from './stack';
+import { embeddedPostgresPassword, serviceEnvironment } from './stack';
 import { projectRoot } from './temporal';
 import { ensureTemporalServer, startTemporalCluster, type RunningTemporalCluster, type TemporalClusterPorts } from './temporal-cluster';
 
@@ -111,23 +111,9 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStac
     const bankSimUrl = `http://${options.host}:${options.bankSimPort}`;
     const smsSimUrl = `http://${options.host}:${options.smsSimPort}`;
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATABASE_URL: appDatabaseUrl,
-      TEMPORAL_ADDRESS: temporal.address,
-      API_HOST: options.host,
-      API_PORT: String(options.apiPort),
+      ...serviceEnvironment({ ...options, appDatabaseUrl, temporalAddress: temporal.address, serviceEnv: {} }),
+      // Both API processes share API_PORT; webhooks go to that address, whichever process the kernel picks.
       API_REUSE_PORT: 'true',
-      BANK_API_URL: bankSimUrl,
-      BANK_SIM_HOST: options.host,
-      BANK_SIM_PORT: String(options.bankSimPort),
-      // Webhooks go to the shared address: whichever API process the kernel picks receives each.
-      BANK_SIM_WEBHOOK_URL: `${apiUrl}/webhooks/bank`,
-      BANK_SIM_STATE_FILE: path.join(options.dataDir, 'bank-sim.jsonl'),
-      SMS_API_URL: smsSimUrl,
-      SMS_SIM_HOST: options.host,
-      SMS_SIM_PORT: String(options.smsSimPort),
-      SMS_SIM_STATE_FILE: path.join(options.dataDir, 'sms-sim.jsonl'),
-      WEB_APP_URL: `${apiUrl}/`,
       ...options.serviceEnv,
     };
     const service = (name: string, entry: string, readyLine: RegExp, extraEnv: NodeJS.ProcessEnv = {}) =>

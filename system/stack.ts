@@ -113,25 +113,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const apiUrl = `http://${options.host}:${options.apiPort}`;
     const bankSimUrl = `http://${options.host}:${options.bankSimPort}`;
     const smsSimUrl = `http://${options.host}:${options.smsSimPort}`;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATABASE_URL: appDatabaseUrl,
-      TEMPORAL_ADDRESS: temporalAddress,
-      API_HOST: options.host,
-      API_PORT: String(options.apiPort),
-      BANK_API_URL: bankSimUrl,
-      BANK_SIM_HOST: options.host,
-      BANK_SIM_PORT: String(options.bankSimPort),
-      BANK_SIM_WEBHOOK_URL: `${apiUrl}/webhooks/bank`,
-      BANK_SIM_STATE_FILE: path.join(options.dataDir, 'bank-sim.jsonl'),
-      SMS_API_URL: smsSimUrl,
-      SMS_SIM_HOST: options.host,
-      SMS_SIM_PORT: String(options.smsSimPort),
-      SMS_SIM_STATE_FILE: path.join(options.dataDir, 'sms-sim.jsonl'),
-      // The API serves the web app at /: the bank's page sends the browser back there after an on-ramp.
-      WEB_APP_URL: `${apiUrl}/`,
-      ...options.serviceEnv,
-    };
+    const env = serviceEnvironment({ ...options, appDatabaseUrl, temporalAddress });
     const metricsEnv = (source: MetricsSource): NodeJS.ProcessEnv =>
       options.metricsPorts?.[source] === undefined ? {} : { METRICS_PORT: String(options.metricsPorts[source]) };
     const service = (name: string, entry: string, readyLine: RegExp, source: MetricsSource) =>
@@ -235,4 +217,41 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Stack
     progress: options.progress,
   });
   return { ...stack, dataDir };
+}
+
+/**
+ * The environment every ZenPAY process of a local system gets (the dev stack's and the cluster profile's):
+ * where PostgreSQL, Temporal, the simulators and the API are, and the simulators' state files.
+ */
+export function serviceEnvironment(options: {
+  host: string;
+  apiPort: number;
+  bankSimPort: number;
+  smsSimPort: number;
+  dataDir: string;
+  appDatabaseUrl: string;
+  temporalAddress: string;
+  serviceEnv?: NodeJS.ProcessEnv;
+}): NodeJS.ProcessEnv {
+  const apiUrl = `http://${options.host}:${options.apiPort}`;
+  const bankSimUrl = `http://${options.host}:${options.bankSimPort}`;
+  return {
+    ...process.env,
+    DATABASE_URL: options.appDatabaseUrl,
+    TEMPORAL_ADDRESS: options.temporalAddress,
+    API_HOST: options.host,
+    API_PORT: String(options.apiPort),
+    BANK_API_URL: bankSimUrl,
+    BANK_SIM_HOST: options.host,
+    BANK_SIM_PORT: String(options.bankSimPort),
+    BANK_SIM_WEBHOOK_URL: `${apiUrl}/webhooks/bank`,
+    BANK_SIM_STATE_FILE: path.join(options.dataDir, 'bank-sim.jsonl'),
+    SMS_API_URL: `http://${options.host}:${options.smsSimPort}`,
+    SMS_SIM_HOST: options.host,
+    SMS_SIM_PORT: String(options.smsSimPort),
+    SMS_SIM_STATE_FILE: path.join(options.dataDir, 'sms-sim.jsonl'),
+    // The API serves the web app at /: the bank's page sends the browser back there after an on-ramp.
+    WEB_APP_URL: `${apiUrl}/`,
+    ...options.serviceEnv,
+  };
 }

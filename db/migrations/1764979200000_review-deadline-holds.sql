@@ -21,6 +21,22 @@ BEGIN
 END $$;
 REVOKE EXECUTE ON FUNCTION zp_expire_review_locked(transactions) FROM PUBLIC;
 
+-- No decision by the deadline (the workflow's timer): the same end, through the one function above.
+CREATE OR REPLACE FUNCTION zp_expire_review(p_id uuid)
+RETURNS TABLE (outcome_status text, outcome_failure_code text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  t transactions%ROWTYPE;
+BEGIN
+  SELECT * INTO t FROM transactions WHERE id = p_id FOR UPDATE;
+  IF NOT FOUND THEN RAISE EXCEPTION 'transaction % does not exist', p_id USING ERRCODE = 'no_data_found'; END IF;
+  IF t.status = 'IN_REVIEW' THEN
+    t := zp_expire_review_locked(t);
+  END IF;
+  RETURN QUERY SELECT t.status, t.failure_code;
+END $$;
+
+
 CREATE OR REPLACE FUNCTION zp_decide_review(p_id uuid, p_decision text, p_operator_name text, p_via text, p_reason text, p_client_address text)
 RETURNS TABLE (result text, outcome_status text, outcome_failure_code text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -126,4 +142,23 @@ BEGIN
   RETURN QUERY SELECT answer, t.status, t.failure_code;
 END $$;
 
+CREATE OR REPLACE FUNCTION zp_expire_review(p_id uuid)
+RETURNS TABLE (outcome_status text, outcome_failure_code text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  t transactions%ROWTYPE;
+  voided boolean;
+BEGIN
+  SELECT * INTO t FROM transactions WHERE id = p_id FOR UPDATE;
+  IF NOT FOUND THEN RAISE EXCEPTION 'transaction % does not exist', p_id USING ERRCODE = 'no_data_found'; END IF;
+  IF t.status = 'IN_REVIEW' THEN
+    UPDATE fraud_decisions SET review_outcome = 'TIMED_OUT', reviewed_by = 'system', reviewed_at = now()
+    WHERE transaction_id = t.id;
+    voided := zp_void_hold(t);
+    t := zp_set_status(t.id, 'FAILED', 'REVIEW_TIMEOUT', CASE WHEN voided THEN ARRAY[t.user_id] ELSE '{}'::uuid[] END);
+    INSERT INTO security_events (kind, outcome, user_id, actor, subject, details)
+    VALUES ('review.timed_out', 'failure', t.user_id, 'system', t.id::text, jsonb_build_object('kind', t.kind, 'amount', t.amount::text));
+  END IF;
+  RETURN QUERY SELECT t.status, t.failure_code;
+END $$;
 DROP FUNCTION zp_expire_review_locked(transactions);
