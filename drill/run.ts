@@ -2,10 +2,10 @@
 // misbehaving bank, process faults on a seeded schedule, (issue 10) late approvals at the bank, forged
 // webhooks and signals, an operator terminating workflows and Bank API faults, and (issue 12) a seeded share
 // of payments the fraud rules send to review, decided by a simulated operator; then, once quiet, the invariants.
+// The system is the dev profile or (issue 15, --cluster) the cluster profile: drill/system.ts.
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../db/pool';
 import { generousRateLimits } from '../system/generous-limits';
-import { startLocalStack, type Stack } from '../system/stack';
 import { superviseRestarts } from '../system/supervise';
 import { signUpUser, type TestUser } from '../test/client';
 import { BankControl } from './bank';
@@ -20,6 +20,7 @@ import { waitUntilQuiet } from './quiet';
 import { Random } from './random';
 import type { ReviewCounts } from './review-checks';
 import { DrillReviewer, flaggedAmountMax, flaggedAmountMin, reviewServiceEnv, type ReviewRecord } from './reviewer';
+import { startDrillSystem, type ClusterShape, type DrillSystem } from './system';
 
 export interface DrillOptions {
   seed: number;
@@ -31,6 +32,8 @@ export interface DrillOptions {
   reviewShare: number;
   faults: Record<FaultKind, number>;
   attacks: AttackCounts;
+  /** Absent: the dev profile. */
+  cluster?: ClusterShape;
   dataDir?: string;
   log: (line: string) => void;
 }
@@ -84,10 +87,9 @@ const bankBase = {
 };
 
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
-  const stack = await startLocalStack({
+  const system = await startDrillSystem({
+    cluster: options.cluster,
     dataDir: options.dataDir,
-    prefix: 'zenpay-drill',
-    temporalPersistent: true,
     serviceEnv: {
       ...generousRateLimits,
       // Fraud rules and limits on: a seeded share of payments waits for the drill's reviewer (reviewer.ts).
@@ -106,21 +108,21 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     },
     progress: (message) => options.log(`drill: ${message}`),
   });
-  options.log(`drill: seed=${options.seed} data in ${stack.dataDir}`);
+  options.log(`drill: ${system.profileLabel}seed=${options.seed} data in ${system.dataDir}`);
   let stopping = false;
-  const unsupervise = superviseRestarts([stack.api, stack.worker, stack.bankSim], { say: (message) => options.log(`drill: ${message}`), stopping: () => stopping });
-  const pool = createPool({ connectionString: stack.databaseUrl, max: 4, applicationName: 'zenpay-drill' });
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const bank = new BankControl(stack.urls.bankSim, bankBase, 1_500);
+  const unsupervise = superviseRestarts(system.supervised, { say: (message) => options.log(`drill: ${message}`), stopping: () => stopping });
+  const pool = createPool({ connectionString: system.databaseUrl, max: 4, applicationName: 'zenpay-drill' });
+  const connection = await Connection.connect({ address: system.temporalAddress });
+  const bank = new BankControl(system.urls.bankSim, bankBase, 1_500);
   try {
-    return await drive(stack, pool, new Client({ connection }), bank, options);
+    return await drive(system, pool, new Client({ connection }), bank, options);
   } finally {
     stopping = true;
     bank.stop();
     unsupervise();
     await connection.close();
     await pool.end();
-    await stack.stop();
+    await system.stop();
   }
 }
 
@@ -132,14 +134,18 @@ interface Workload {
   refused: number;
 }
 
-async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal: Client, bank: BankControl, options: DrillOptions): Promise<DrillReport> {
+async function drive(system: DrillSystem, pool: ReturnType<typeof createPool>, temporal: Client, bank: BankControl, options: DrillOptions): Promise<DrillReport> {
   const users: TestUser[] = [];
-  for (let index = 0; index < options.users; index++) users.push(await signUpUser(stack.urls.graphql, `Drill ${index}`, stack.urls.smsSim));
+  for (let index = 0; index < options.users; index++) users.push(await signUpUser(system.urls.graphql, `Drill ${index}`, system.urls.smsSim));
   // The drill's own user at the bank: late approvals, and the target of the forgeries.
-  const bankUser = await signUpUser(stack.urls.graphql, 'Drill bank user', stack.urls.smsSim);
+  const bankUser = await signUpUser(system.urls.graphql, 'Drill bank user', system.urls.smsSim);
   const phoneToUserId = new Map([...users, bankUser].map((user) => [user.phone, user.id]));
-  const clients = users.map((user) => new DrillClient(user, stack.urls.graphql, phoneToUserId));
-  const bankClient = new DrillClient(bankUser, stack.urls.graphql, phoneToUserId);
+  const drillClient = (user: TestUser, index: number) => {
+    const urls = system.clientUrls(index);
+    return new DrillClient(user, urls.graphql, phoneToUserId, urls.subscription);
+  };
+  const clients = users.map(drillClient);
+  const bankClient = drillClient(bankUser, users.length);
   const allClients = [...clients, bankClient];
   for (const client of allClients) client.follow();
   await bank.start();
@@ -148,7 +154,7 @@ async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal
   const plan = planAttacks(options.seed, options.attacks, options.durationMs);
   const forged: ForgedWord[] = [];
   const terminations: Termination[] = [];
-  const bankUserContext: BankUserContext = { client: bankClient, pool, bankUrl: stack.urls.bankSim, bank, forged, webhookUrl: stack.urls.webhooks, temporal, startedAt: 0, log: options.log };
+  const bankUserContext: BankUserContext = { client: bankClient, pool, bankUrl: system.urls.bankSim, bank, forged, webhookUrl: system.urls.webhooks, temporal, startedAt: 0, log: options.log };
   await fundBankUser(bankUserContext, '500000');
   // Each client adds money first (through the bank, as a person would), so that some of its payments can be
   // large enough for review from the start.
@@ -156,7 +162,7 @@ async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal
   const workload: Workload = { clients, users, started: Date.now(), requests: 0, refused: 0 };
   bankUserContext.startedAt = workload.started;
   const reviewer = new DrillReviewer({
-    operatorUrl: stack.urls.graphql.replace(/\/graphql$/, '/operator/graphql'), pool, temporal, seed: options.seed, startedAt: () => workload.started, log: options.log,
+    operatorUrl: system.urls.graphql.replace(/\/graphql$/, '/operator/graphql'), pool, temporal, seed: options.seed, startedAt: () => workload.started, log: options.log,
   });
   await reviewer.start();
   const statementFrom = new Date(workload.started - 10 * 60_000);
@@ -172,7 +178,8 @@ async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal
     const waitMs = workload.started + atMs - Date.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   };
-  const faultRun = runFaults(stack, faults, at, faultsDone, options.log);
+  const injected: Fault[] = [];
+  const faultRun = runFaults(system, faults, { at, done: faultsDone, injected, random: new Random(options.seed ^ 0xfa17), log: options.log });
   const attacks = startAttacks(plan, { temporal, bank, bankUser: bankUserContext, terminations, seed: options.seed, at, log: options.log });
   await Promise.all([...clients.map((client, index) => runClient(client, index, workload, options)), faultRun, attacks.operator]);
   const cases = await attacks.cases;
@@ -183,28 +190,44 @@ async function drive(stack: Stack, pool: ReturnType<typeof createPool>, temporal
   // The workload is over: a calm bank (still duplicating, dropping and delaying webhooks) lets everything settle.
   await bank.setBase({ apiErrorRate: 0 });
   options.log('drill: workload done; waiting for quiet (every transaction final, nothing held or running, the reconciler passed)');
-  await waitUntilQuiet({ pool, temporal, taskQueue, bankUrl: stack.urls.bankSim }, quietSettleMs, quietTimeoutMs, options.log);
+  await waitUntilQuiet({ pool, temporal, taskQueue, bankUrl: system.urls.bankSim }, quietSettleMs, quietTimeoutMs, options.log);
   // Let subscriptions catch up with the last changes.
   await waitForSubscribers(allClients, pool, 30_000);
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   for (const client of allClients) await client.close();
 
-  const { results, tally, reviews } = await runChecks({ pool, clients: allClients, bankUrl: stack.urls.bankSim, temporal, taskQueue, terminations, forged, statementFrom, reviewer });
+  const { results, tally, reviews } = await runChecks({ pool, clients: allClients, bankUrl: system.urls.bankSim, temporal, taskQueue, terminations, forged, statementFrom, reviewer });
   const transactions = allClients.reduce((sum, client) => sum + client.accepted.size, 0);
   const passed = results.filter((result) => result.violations.length === 0).length;
   const ok = passed === results.length;
   const report: AttackReport = { plan, cases, forged, terminations, apiFaultsInjected: { ...bank.faultsInjected }, reviews: [...reviewer.records.values()] };
-  const summary = `drill: seed=${options.seed} txns=${transactions} faults=${faults.length} lost=${tally.lost} duplicated=${tally.duplicated} created=${tally.created} ${attackCounts(report, bankClient)} reviews=${reviews.reviews} approved=${reviews.approved} rejected=${reviews.rejected} timed-out=${reviews.timedOut} late=${reviews.late} invariants=${passed}/${results.length} ${ok ? 'ok' : 'FAILED'}`;
-  return { seed: options.seed, transactions, requests: workload.requests, faults, attacks: report, results, tally, reviews, ok, summary };
+  const summary = `drill: ${system.profileLabel}seed=${options.seed} txns=${transactions} faults=${faults.length} lost=${tally.lost} duplicated=${tally.duplicated} created=${tally.created} ${attackCounts(report, bankClient)} reviews=${reviews.reviews} approved=${reviews.approved} rejected=${reviews.rejected} timed-out=${reviews.timedOut} late=${reviews.late} invariants=${passed}/${results.length} ${ok ? 'ok' : 'FAILED'}`;
+  return { seed: options.seed, transactions, requests: workload.requests, faults: injected, attacks: report, results, tally, reviews, ok, summary };
 }
 
-/** The process faults, one at a time at their times; each kind is pushed to done once the part is back. */
-async function runFaults(stack: Stack, faults: readonly Fault[], at: (atMs: number) => Promise<void>, done: FaultKind[], log: (line: string) => void): Promise<void> {
+interface FaultRunContext {
+  at: (atMs: number) => Promise<void>;
+  /** Each kind once the part is back. */
+  done: FaultKind[];
+  /** Each fault as carried out (with the process it took, when there was a choice). */
+  injected: Fault[];
+  /** Chooses which of several workers or API processes a kill takes. */
+  random: Random;
+  log: (line: string) => void;
+}
+
+/** The process faults, one at a time at their times. */
+async function runFaults(system: DrillSystem, faults: readonly Fault[], context: FaultRunContext): Promise<void> {
   for (const fault of faults) {
-    await at(fault.atMs);
-    log(`drill: fault ${fault.kind} (down ${fault.downMs} ms)`);
-    await inject(stack, fault).catch((error: unknown) => log(`drill: fault ${fault.kind} did not recover by itself: ${String(error)}`));
-    done.push(fault.kind);
+    await context.at(fault.atMs);
+    context.log(`drill: fault ${fault.kind} (down ${fault.downMs} ms)`);
+    const target = await inject(system.faultTargets, fault, context.random).catch((error: unknown) => {
+      context.log(`drill: fault ${fault.kind} did not recover by itself: ${String(error)}`);
+      return undefined;
+    });
+    if (target) context.log(`drill: fault ${fault.kind} took ${target}`);
+    context.injected.push(target ? { ...fault, target } : fault);
+    context.done.push(fault.kind);
   }
 }
 
