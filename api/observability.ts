@@ -1,15 +1,16 @@
-// The API's metrics and traces: Yoga plugins that count GraphQL operations and errors by operation name
-// (@graphql-yoga/plugin-prometheus), run each operation in a correlation of its own (its transaction id
-// reaches log lines and spans once known), and, when tracing is on, make one span per operation
-// (@envelop/opentelemetry). Also the metrics server's overview page.
+// The API's metrics and traces: Yoga plugins that count GraphQL operations and errors by endpoint and
+// operation name (@graphql-yoga/plugin-prometheus; the operator endpoint counts through it too), run each
+// operation in a correlation of its own (its transaction id reaches log lines and spans once known), and,
+// when tracing is on, make one span per operation (@envelop/opentelemetry). Also the metrics overview page.
 import { useOpenTelemetry } from '@envelop/opentelemetry';
 import { trace } from '@opentelemetry/api';
-import { createCounter, createHistogram, usePrometheus, type FillLabelsFnParams } from '@graphql-yoga/plugin-prometheus';
+import { usePrometheus, type FillLabelsFnParams } from '@graphql-yoga/plugin-prometheus';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
-import { errorCodes } from '../common/errors';
+import { Counter, Histogram } from 'prom-client';
+import { AppError, errorCodes } from '../common/errors';
 import { withCorrelation } from '../common/correlation';
-import { registry } from '../common/metrics';
+import { registry, useMetrics } from '../common/metrics';
 import { tracingEnabled } from '../common/tracing';
 
 /** Operation names are the client's to choose: past this many distinct ones, the rest count as `other`. */
@@ -36,54 +37,61 @@ const useCorrelation: Plugin = {
   },
 };
 
+/** Which GraphQL endpoint of the API process served an operation: the users' or the operators'. */
+export type GraphQLEndpoint = 'public' | 'operator';
+
+// One set per process, shared by both endpoints (a registry holds one metric per name), which an
+// `endpoint` label tells apart.
+const graphqlLabelNames = ['endpoint', 'operationName', 'operationType'] as const;
+const graphqlRequests = new Counter({
+  name: 'zenpay_graphql_requests_total',
+  help: 'GraphQL operations executed, by endpoint (public, operator), operation name and type',
+  labelNames: graphqlLabelNames,
+  registers: [],
+});
+const graphqlErrors = new Counter({
+  name: 'zenpay_graphql_errors_total',
+  help: 'Errors in GraphQL results, by endpoint, operation, phase (parse, validate, context, execute, subscribe) and contract code',
+  labelNames: [...graphqlLabelNames, 'phase', 'code'] as const,
+  registers: [],
+});
+const graphqlDurations = new Histogram({
+  name: 'zenpay_graphql_request_duration_seconds',
+  help: 'GraphQL operation durations (parse to result), by endpoint, operation name and type',
+  labelNames: graphqlLabelNames,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [],
+});
+
 /** Prometheus metrics of one GraphQL endpoint: requests, errors and durations by operation. */
-function useGraphQLMetrics(): Plugin {
+export function useGraphQLMetrics(endpoint: GraphQLEndpoint): Plugin {
+  useMetrics(graphqlRequests, graphqlErrors, graphqlDurations);
   const seen = new Set<string>();
   const operationLabels = (params: FillLabelsFnParams) => ({
+    endpoint,
     operationName: operationLabel(seen, params.operationName),
     operationType: params.operationType ?? 'unknown',
   });
-  // The registry keeps one metric per name: a GraphQL server made again in the same process (tests)
-  // replaces the earlier one's metrics.
-  for (const name of ['zenpay_graphql_requests_total', 'zenpay_graphql_errors_total', 'zenpay_graphql_request_duration_seconds']) {
-    if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
-  }
   return usePrometheus({
     registry,
     endpoint: false,
     skipIntrospection: true,
     metrics: {
-      graphql_envelop_request: createCounter({
-        registry,
-        counter: { name: 'zenpay_graphql_requests_total', help: 'GraphQL operations executed, by operation name and type', labelNames: ['operationName', 'operationType'] },
-        fillLabelsFn: operationLabels,
-      }),
-      graphql_envelop_error_result: createCounter({
-        registry,
-        counter: {
-          name: 'zenpay_graphql_errors_total',
-          help: 'Errors in GraphQL results, by operation, phase (parse, validate, context, execute, subscribe) and contract code',
-          labelNames: ['operationName', 'operationType', 'phase', 'code'],
-        },
+      graphql_envelop_request: { counter: graphqlRequests, fillLabelsFn: operationLabels },
+      graphql_envelop_error_result: {
+        counter: graphqlErrors,
         fillLabelsFn: (params) => {
-          const code = params.error?.extensions?.code;
+          // A resolver's AppError gets its code from maskError only after this count: read it from the error itself.
+          const original = params.error?.originalError;
+          const code = original instanceof AppError ? original.code : params.error?.extensions?.code;
           return {
             ...operationLabels(params),
             phase: params.errorPhase ?? 'execute',
             code: typeof code === 'string' && knownCodes.has(code) ? code : params.errorPhase === 'execute' ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT',
           };
         },
-      }),
-      graphql_envelop_request_duration: createHistogram({
-        registry,
-        histogram: {
-          name: 'zenpay_graphql_request_duration_seconds',
-          help: 'GraphQL operation durations (parse to result), by operation name and type',
-          labelNames: ['operationName', 'operationType'],
-          buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        },
-        fillLabelsFn: operationLabels,
-      }),
+      },
+      graphql_envelop_request_duration: { histogram: graphqlDurations, fillLabelsFn: operationLabels },
       graphql_envelop_request_time_summary: false,
       graphql_envelop_phase_parse: false,
       graphql_envelop_phase_validate: false,
@@ -116,7 +124,7 @@ export function observabilityPlugins(): Plugin[] {
         ) as Plugin,
       ]
     : [];
-  return [useCorrelation, useGraphQLMetrics(), ...tracing];
+  return [useCorrelation, useGraphQLMetrics('public'), ...tracing];
 }
 
 /** Serves a page with the figures a person looks at first, from this process's registry (no Prometheus needed). */

@@ -24,6 +24,7 @@ import { clientInfo, type ClientInfo } from './client-address';
 import type { ApiDependencies } from './context';
 import { findOperatorAction, requestOperatorAction, type OperatorActionRow } from './operator-actions';
 import { recordOperatorAction, resolveOperatorSession, signInOperator, signOutOperator, type OperatorSession } from './operators';
+import { useGraphQLMetrics } from './observability';
 import { DateTimeScalar, MoneyScalar } from './scalars';
 import { toGraphQLError } from './yoga';
 
@@ -229,6 +230,8 @@ export function createOperatorGraphQLServer(deps: ApiDependencies) {
       maxAliasesPlugin({ n: 15, exposeLimits: true }),
       maxTokensPlugin({ n: 1_000, exposeLimits: true }),
       ...(deps.config.GRAPHQL_INTROSPECTION ? [] : [useDisableIntrospection()]),
+      // Counted beside the public endpoint's operations, with endpoint="operator".
+      useGraphQLMetrics('operator'),
     ],
     context: async (initial: YogaInitialContext & { req?: IncomingMessage }) => {
       const token = bearerToken(initial.request.headers.get('authorization'));

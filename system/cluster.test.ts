@@ -5,7 +5,8 @@
 // user sends through one API process and follows its transactions over graphql-ws on the other. Once quiet:
 // the ledger sums to zero, every accepted payment is final once with exactly its ledger movements and one
 // completed workflow run, every wallet equals what its owner was told, and every subscriber received every
-// final status of theirs exactly once, through the API process that did not take the payment.
+// final status of theirs exactly once, through the API process that did not take the payment. Every process
+// (Temporal server included) serves its own /metrics.
 import { Client, Connection } from '@temporalio/client';
 import { randomInt } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -95,6 +96,7 @@ describe.each([1, 4])('cluster profile | fresh cluster with %i history shard(s)'
     run.clients = clients;
     for (const client of clients) client.follow();
     await controlBank(cluster.urls.bankSim, { autoApprovePaymentsMs: 50 });
+    await expectEveryProcessServesMetrics(cluster);
 
     // The load, and the crashes in the middle of it (SIGKILL from outside, so the supervisor sees a crash).
     let accepted = 0;
@@ -150,6 +152,27 @@ describe.each([1, 4])('cluster profile | fresh cluster with %i history shard(s)'
     run.passed = true;
   });
 });
+
+/** Every process of the cluster answers its own /metrics, each with a figure of its kind. */
+async function expectEveryProcessServesMetrics(cluster: ClusterStack): Promise<void> {
+  expect(Object.keys(cluster.metricsUrls).sort()).toEqual(['api-1', 'api-2', 'bank-sim', 'sms-sim', 'temporal', 'worker-1', 'worker-2']);
+  const expected: Record<string, RegExp> = {
+    api: /^zenpay_db_pool_connections\{pool="api"\} \d+$/m,
+    worker: /^zenpay_db_pool_connections\{pool="worker"\} \d+$/m,
+    // Each simulator has answered requests by now: sign-ups' SMS, the bank's control call.
+    'bank-sim': /^zenpay_http_requests_total\{method="POST",status="\d+"\} [1-9]/m,
+    'sms-sim': /^zenpay_http_requests_total\{method="POST",status="\d+"\} [1-9]/m,
+    temporal: /^service_requests\{/m,
+  };
+  const ports = new Set<string>();
+  for (const [name, url] of Object.entries(cluster.metricsUrls)) {
+    const response = await fetch(url);
+    expect({ name, status: response.status }).toEqual({ name, status: 200 });
+    expect({ name, text: await response.text() }).toEqual({ name, text: expect.stringMatching(expected[name.replace(/-\d+$/, '')]!) });
+    ports.add(new URL(url).port);
+  }
+  expect(ports.size).toBe(7);
+}
 
 /** GET on a connection of its own (fetch would reuse a pooled one, perhaps to the process just killed). */
 async function statusOnNewConnection(url: string): Promise<number> {

@@ -13,7 +13,7 @@ import { enableAppLogin } from '../db/migrate';
 import { freePort } from './ports';
 import { startEmbeddedPostgres, type RunningPostgres } from './postgres';
 import { ManagedProcess, nodeEntry } from './process';
-import { embeddedPostgresPassword, serviceEnvironment } from './stack';
+import { embeddedPostgresPassword, metricsUrlIn, serviceEnvironment } from './stack';
 import { projectRoot } from './temporal';
 import { ensureTemporalServer, startTemporalCluster, type RunningTemporalCluster, type TemporalClusterPorts } from './temporal-cluster';
 
@@ -31,6 +31,10 @@ export interface ClusterOptions {
   temporalPorts: TemporalClusterPorts;
   /** For a fresh cluster (default: defaultHistoryShards); an existing one keeps its own. */
   historyShards?: number;
+  /** Where a further API process listens when scale() adds one (without it, scale() cannot add API processes). */
+  nextApiInstancePort?: () => Promise<number>;
+  /** Where each process (bank-sim, sms-sim, api-N, worker-N) serves its Prometheus metrics; absent: any free port. */
+  metricsPort?: (processName: string) => number;
   serviceEnv?: NodeJS.ProcessEnv;
   echo?: (name: string, line: string) => void;
   progress?: (message: string) => void;
@@ -52,12 +56,19 @@ export interface ClusterStack {
     temporalUi: string | null;
     temporalMetrics: string;
   };
+  /** Each process's Prometheus endpoint by process name (`temporal`: the server's), as last announced: restarts and scale() included. */
+  metricsUrls: Record<string, string>;
   postgres: RunningPostgres;
   temporal: RunningTemporalCluster;
   bankSim: ManagedProcess;
   smsSim: ManagedProcess;
   apis: ManagedProcess[];
   workers: ManagedProcess[];
+  /**
+   * Runs this many API processes and workers from now on: starts more, or stops the newest (gracefully:
+   * a worker finishes its tasks). Temporal's shards cannot change: that takes a fresh cluster.
+   */
+  scale(shape: { apis: number; workers: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -116,40 +127,79 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStac
       API_REUSE_PORT: 'true',
       ...options.serviceEnv,
     };
-    const service = (name: string, entry: string, readyLine: RegExp, extraEnv: NodeJS.ProcessEnv = {}) =>
-      new ManagedProcess({
+    const metricsUrls: Record<string, string> = { temporal: temporal.metricsUrl };
+    const service = (name: string, entry: string, readyLine: RegExp, extraEnv: NodeJS.ProcessEnv = {}) => {
+      const part = new ManagedProcess({
         name,
         ...nodeEntry(path.join(projectRoot, entry)),
         cwd: projectRoot,
-        env: { ...env, ...extraEnv },
+        env: { ...env, METRICS_PORT: String(options.metricsPort?.(name) ?? 0), ...extraEnv },
         logFile: path.join(logDir, `${name}.log`),
         echo: options.echo,
         readyLine,
       });
+      // Every start announces the address (on a free port, a restart's differs): the API and workers in
+      // their ready line, the simulators just after theirs.
+      part.onLine((line) => {
+        const url = metricsUrlIn(line);
+        if (url) metricsUrls[name] = url;
+      });
+      return part;
+    };
     const bankSim = service('bank-sim', 'bank-sim/main.ts', /bank simulator listening/);
     const smsSim = service('sms-sim', 'sms-sim/main.ts', /sms simulator listening/);
     const workers = Array.from({ length: options.workers }, (_, index) => service(`worker-${index + 1}`, 'worker.ts', /worker running/));
     const apis = options.apiInstancePorts.map((port, index) =>
       service(`api-${index + 1}`, 'api/main.ts', /api listening/, { API_INSTANCE_PORT: String(port) }),
     );
-    const parts: Array<[ManagedProcess, string]> = [
-      [bankSim, `bank simulator on ${bankSimUrl}`],
-      [smsSim, `SMS simulator on ${smsSimUrl}`],
-      ...workers.map((worker): [ManagedProcess, string] => [worker, `Temporal ${worker.spec.name}`]),
-      ...apis.map((api, index): [ManagedProcess, string] => [api, `${api.spec.name} on ${apiUrl} (shared) and http://${options.host}:${options.apiInstancePorts[index]} (its own)`]),
-    ];
-    for (const [part, label] of parts) {
+    const apiGraphql = options.apiInstancePorts.map((port) => `http://${options.host}:${port}/graphql`);
+    const apiLabel = (api: ManagedProcess, port: number) => `${api.spec.name} on ${apiUrl} (shared) and http://${options.host}:${port} (its own)`;
+    const startPart = async (part: ManagedProcess, label: string) => {
       progress(`starting ${label}`);
       await part.start();
       started.push({ name: part.spec.name, stop: () => part.close() });
-    }
+    };
+    const stopPart = async (part: ManagedProcess) => {
+      progress(`stopping ${part.spec.name}`);
+      await part.close();
+      delete metricsUrls[part.spec.name];
+      started.splice(started.findIndex((entry) => entry.name === part.spec.name), 1);
+    };
+    await startPart(bankSim, `bank simulator on ${bankSimUrl}`);
+    await startPart(smsSim, `SMS simulator on ${smsSimUrl}`);
+    for (const worker of workers) await startPart(worker, `Temporal ${worker.spec.name}`);
+    for (const [index, api] of apis.entries()) await startPart(api, apiLabel(api, options.apiInstancePorts[index]!));
+    // The API processes and workers announced theirs in their ready line; the simulators do just after theirs.
+    await metricsAnnounced([bankSim, smsSim], metricsUrls);
+
+    const scale = async (shape: { apis: number; workers: number }) => {
+      if (shape.apis < 1 || shape.workers < 1) throw new Error('a cluster needs at least one API process and one worker');
+      while (workers.length > shape.workers) await stopPart(workers.pop()!);
+      while (workers.length < shape.workers) {
+        const worker = service(`worker-${workers.length + 1}`, 'worker.ts', /worker running/);
+        workers.push(worker);
+        await startPart(worker, `Temporal ${worker.spec.name}`);
+      }
+      while (apis.length > shape.apis) {
+        await stopPart(apis.pop()!);
+        apiGraphql.pop();
+      }
+      while (apis.length < shape.apis) {
+        if (!options.nextApiInstancePort) throw new Error('this cluster was started without nextApiInstancePort: it cannot add API processes');
+        const port = await options.nextApiInstancePort();
+        const api = service(`api-${apis.length + 1}`, 'api/main.ts', /api listening/, { API_INSTANCE_PORT: String(port) });
+        apis.push(api);
+        apiGraphql.push(`http://${options.host}:${port}/graphql`);
+        await startPart(api, apiLabel(api, port));
+      }
+    };
     return {
       databaseUrl: postgres.url,
       temporalAddress: temporal.address,
       historyShards: temporal.historyShards,
       urls: {
         graphql: `${apiUrl}/graphql`,
-        apiGraphql: options.apiInstancePorts.map((port) => `http://${options.host}:${port}/graphql`),
+        apiGraphql,
         webhooks: `${apiUrl}/webhooks/bank`,
         health: `${apiUrl}/healthz`,
         bankSim: bankSimUrl,
@@ -157,12 +207,14 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStac
         temporalUi: temporal.uiUrl,
         temporalMetrics: temporal.metricsUrl,
       },
+      metricsUrls,
       postgres,
       temporal,
       bankSim,
       smsSim,
       apis,
       workers,
+      scale,
       stop: stopAll,
     };
   } catch (error) {
@@ -224,10 +276,22 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<C
       ui: null,
     },
     historyShards: options.historyShards,
+    nextApiInstancePort: () => freePort(),
     serviceEnv: options.serviceEnv,
     progress: options.progress,
   });
   return { ...cluster, dataDir };
+}
+
+/** Waits (10 s at most) until these processes have announced their metrics address. */
+async function metricsAnnounced(parts: readonly ManagedProcess[], metricsUrls: Record<string, string>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const silent = parts.filter((part) => !metricsUrls[part.spec.name]).map((part) => part.spec.name);
+    if (silent.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`no metrics address announced by ${silent.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Whether nothing listens on this loopback port right now. */

@@ -1,5 +1,6 @@
 // Prometheus metrics of every process, read over HTTP from the real API, worker, bank and SMS simulator
-// processes after real work: a transfer through GraphQL (with a live subscriber), a forged webhook.
+// processes after real work: a transfer through GraphQL (with a live subscriber), a forged webhook, an
+// operator query.
 // Also the metrics server's guard (a bearer token) and the production refusal, in process.
 import { randomUUID } from 'node:crypto';
 import { fundWalletForTesting } from '../db/test-funding';
@@ -72,7 +73,7 @@ describe('metrics of every process', () => {
     await socket.client.dispose();
 
     const api = await eventually(() => scrape(apiMetrics), (text) => sample(text, 'zenpay_outbox_delivery_lag_seconds_count') > sample(before.api, 'zenpay_outbox_delivery_lag_seconds_count'));
-    const send = { operationName: 'Send', operationType: 'mutation' };
+    const send = { endpoint: 'public', operationName: 'Send', operationType: 'mutation' };
     expect(sample(api, 'zenpay_graphql_requests_total', send)).toBe(sample(before.api, 'zenpay_graphql_requests_total', send) + 1);
     expect(sample(api, 'zenpay_graphql_request_duration_seconds_count', send)).toBe(sample(before.api, 'zenpay_graphql_request_duration_seconds_count', send) + 1);
     expect(sample(api, 'zenpay_graphql_requests_total', { operationName: 'SignUp' })).toBeGreaterThanOrEqual(2);
@@ -112,6 +113,27 @@ describe('metrics of every process', () => {
     });
     expect(response.status).toBe(401);
     expect(sample(await scrape(apiMetrics), 'zenpay_webhook_verification_failures_total')).toBe(before + 1);
+  });
+
+  test('a query without a session on each endpoint | counted by operation with its contract code, the operator endpoint apart', async () => {
+    const apiMetrics = await metricsUrlOf(system.api);
+    const operator = { endpoint: 'operator', operationName: 'OperatorMe', operationType: 'query' };
+    const publicQuery = { endpoint: 'public', operationName: 'PublicSessions', operationType: 'query' };
+    const before = await scrape(apiMetrics);
+    const operatorResponse = await graphql(`${system.apiUrl}/operator/graphql`, 'query OperatorMe { me { name } }');
+    expect(operatorResponse.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const publicResponse = await graphql(system.graphqlUrl, 'query PublicSessions { sessions { id } }');
+    expect(publicResponse.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+
+    const after = await scrape(apiMetrics);
+    const moved = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+    for (const labels of [operator, publicQuery]) {
+      expect(moved('zenpay_graphql_requests_total', labels)).toBe(1);
+      expect(moved('zenpay_graphql_request_duration_seconds_count', labels)).toBe(1);
+      // The resolver's own code, as the client saw it (maskError gives it to the client only after the count).
+      expect(moved('zenpay_graphql_errors_total', { ...labels, phase: 'execute', code: 'UNAUTHENTICATED' })).toBe(1);
+    }
+    expect(sample(after, 'zenpay_graphql_requests_total', { endpoint: 'public', operationName: 'OperatorMe' })).toBe(0);
   });
 
   test('the API | serves no metrics on its public port, and an overview page on its metrics port', async () => {

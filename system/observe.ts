@@ -1,9 +1,10 @@
-// The observers `npm start -- --observe` runs beside a system, each built once from its Go module:
-// Jaeger (scripts/ensure-jaeger.sh) receiving every process's OTLP traces and keeping them in memory,
-// and a Prometheus server (scripts/ensure-prometheus.sh) scraping every process's /metrics.
+// The observers `npm start -- --observe` runs beside a system (the dev profile's or the cluster's), each
+// built once from its Go module: Jaeger (scripts/ensure-jaeger.sh) receiving every process's OTLP traces
+// and keeping them in memory, and a Prometheus server (scripts/ensure-prometheus.sh) scraping every /metrics.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { freePort } from './ports';
 import { ManagedProcess } from './process';
 import { projectRoot } from './temporal';
@@ -140,4 +141,79 @@ export async function startJaeger(options: JaegerOptions): Promise<RunningJaeger
   });
   await process.start();
   return { process, otlpEndpoint: `http://${options.host}:${options.otlpHttpPort}`, queryUrl };
+}
+
+const port = z.coerce.number().int().min(1).max(65535);
+/** The observers' settings, in both profiles' configuration. */
+export const observeConfigShape = {
+  /** 1: as `--observe`. */
+  ZENPAY_OBSERVE: z.enum(['0', '1']).default('0'),
+  JAEGER_QUERY_PORT: port.default(16686),
+  JAEGER_OTLP_HTTP_PORT: port.default(4318),
+  PROMETHEUS_PORT: port.default(9090),
+};
+
+export interface ObserversOptions {
+  host: string;
+  jaegerQueryPort: number;
+  jaegerOtlpHttpPort: number;
+  prometheusPort: number;
+  /** Jaeger's and Prometheus's state go below it. */
+  dataDir: string;
+  echo?: (name: string, line: string) => void;
+  say: (message: string) => void;
+}
+
+export interface Observers {
+  /** For every process of the system: where to send traces. */
+  serviceEnv: NodeJS.ProcessEnv;
+  /** Starts Prometheus scraping these /metrics URLs (by job name), once the system's processes are up. */
+  scrape(targets: Record<string, string>): Promise<void>;
+  /** The lines of the start-up table that tell where to look. */
+  rows(): Array<[string, string]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * --observe, before the system starts: both observers built (no build while the system runs) and Jaeger
+ * up, so that every process exports its traces to it from its first span. Prometheus follows with scrape().
+ */
+export async function startObservers(options: ObserversOptions): Promise<Observers> {
+  options.say('making sure Jaeger and the Prometheus server are built (a first build takes 15 to 30 minutes each)');
+  const jaegerBinary = ensureJaeger();
+  const prometheusBinary = ensurePrometheus();
+  options.say(`starting Jaeger (OTLP/HTTP on ${options.host}:${options.jaegerOtlpHttpPort})`);
+  const jaeger = await startJaeger({
+    binary: jaegerBinary,
+    host: options.host,
+    queryPort: options.jaegerQueryPort,
+    otlpHttpPort: options.jaegerOtlpHttpPort,
+    dataDir: path.join(options.dataDir, 'jaeger'),
+    echo: options.echo,
+  });
+  let prometheus: { process: ManagedProcess; url: string } | null = null;
+  return {
+    serviceEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint },
+    async scrape(targets) {
+      options.say(`starting Prometheus on ${options.host}:${options.prometheusPort}, scraping ${Object.keys(targets).join(', ')}`);
+      prometheus = await startPrometheus({ binary: prometheusBinary, host: options.host, port: options.prometheusPort, targets, dataDir: path.join(options.dataDir, 'prometheus'), echo: options.echo });
+    },
+    rows: () => [
+      ['Traces (Jaeger query API)', `${jaeger.queryUrl}/api/traces?service=zenpay-api`],
+      ['Prometheus (query API; targets: /api/v1/targets)', prometheus ? `${prometheus.url}/api/v1/query?query=zenpay_payment_outcomes_total` : 'not started'],
+    ],
+    async stop() {
+      await prometheus?.process.close();
+      await jaeger.process.close();
+    },
+  };
+}
+
+/** The start-up table's lines for the observers, or the command that turns them on. */
+export function observerRows(observers: Observers | null, turnOn: string): Array<[string, string]> {
+  if (observers) return observers.rows();
+  return [
+    ['Traces (Jaeger query API)', `off (${turnOn})`],
+    ['Prometheus (query API)', `off (${turnOn})`],
+  ];
 }

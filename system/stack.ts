@@ -182,7 +182,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 }
 
 /** The metrics address a service logs when it serves them. */
-function metricsUrlIn(line: string): string | null {
+export function metricsUrlIn(line: string): string | null {
   return /"metricsUrl":"(http:\/\/[^"]+)"/.exec(line)?.[1] ?? null;
 }
 
