@@ -1,6 +1,7 @@
-// Smoke test of `npm run bench`: the real command, as its own process, for a few seconds of the uniform
-// scenario with every baseline against this file's test system (API, worker, database, Temporal).
-// It checks only that the run completes and reports figures, never how fast anything is.
+// Smoke tests of `npm run bench`: the real command, as its own process, for a few seconds of the uniform
+// scenario with every baseline against this file's test system (API, worker, database, Temporal), and on
+// a cluster profile the bench starts, scales down and up itself.
+// They check only that the runs complete and report figures, never how fast anything is.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,8 @@ import { projectRoot } from '../system/temporal';
 import type { RunReport } from './report';
 
 const benchTimeoutMs = 120_000;
+/** A fresh cluster, its users, two phases and three of the scaling series. */
+const clusterBenchTimeoutMs = 270_000;
 
 let system: TestSystem;
 let outDir: string;
@@ -23,7 +26,7 @@ afterAll(async () => {
 });
 
 /** Runs the bench command to its end (or kills it after the time limit); resolves with its exit code and output. */
-function runBench(args: readonly string[]): Promise<{ code: number | null; output: string }> {
+function runBench(args: readonly string[], timeoutMs = benchTimeoutMs): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'bench', 'main.ts'), ...args], {
       cwd: projectRoot,
@@ -33,7 +36,7 @@ function runBench(args: readonly string[]): Promise<{ code: number | null; outpu
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), benchTimeoutMs);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -82,3 +85,47 @@ test('bench | a few seconds of uniform with every baseline (Temporal floor inclu
     }
   }
 }, 180_000);
+
+test('bench | --profile cluster with a scaling series of workers and API processes | measures the cluster, scales it down and up, reports the profiles and the series', async () => {
+  const { code, output } = await runBench([
+    '--profile', 'cluster',
+    // One shard: a fresh cluster starts fastest; the profile's 512 are for the README's figures.
+    '--shards', '1',
+    '--scaling', 'workers,apis',
+    '--scale-points', '1,2',
+    '--baselines', 'noop-workflow',
+    '--scenario', 'uniform',
+    '--users', '10',
+    '--concurrency', '4',
+    '--duration', '2',
+    '--warmup', '0',
+    '--out', outDir,
+  ], clusterBenchTimeoutMs);
+  expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('### Scaling the cluster profile') });
+  expect(output).toContain('### On paper: cores for a given rate');
+
+  const json = readdirSync(outDir).filter((file) => file.endsWith('.json')).sort().at(-1)!;
+  const report = JSON.parse(readFileSync(path.join(outDir, json), 'utf8')) as RunReport;
+  expect(report.profiles).toEqual([{ profile: 'cluster', shape: { apis: 2, workers: 2, shards: 1 } }]);
+  const phases = report.scenarios[0]!.phases;
+  expect(phases.map((phase) => [phase.target, phase.profile])).toEqual([['noop-workflow', 'cluster'], ['zenpay', 'cluster']]);
+  // Every API process and worker of the cluster measured on a row of its own.
+  expect(phases[1]!.processes.map((metrics) => metrics.name)).toEqual(expect.arrayContaining(['postgres', 'temporal', 'api-1', 'api-2', 'worker-1', 'worker-2']));
+
+  // 1 then 2 of each; the point at the profile's own shape is its uniform phase, not measured twice.
+  expect(report.scaling.map((point) => [point.dimension, point.count, point.phase.shape])).toEqual([
+    ['workers', 1, { apis: 2, workers: 1, shards: 1 }],
+    ['workers', 2, { apis: 2, workers: 2, shards: 1 }],
+    ['apis', 1, { apis: 1, workers: 2, shards: 1 }],
+    ['apis', 2, { apis: 2, workers: 2, shards: 1 }],
+  ]);
+  const scaledDown = report.scaling.find((point) => point.dimension === 'workers' && point.count === 1)!.phase;
+  expect(scaledDown.processes.map((metrics) => metrics.name).filter((name) => name.startsWith('worker'))).toEqual(['worker-1']);
+  const oneApi = report.scaling.find((point) => point.dimension === 'apis' && point.count === 1)!.phase;
+  // After the workers' series the cluster is back at two workers.
+  expect(oneApi.processes.map((metrics) => metrics.name).filter((name) => /^(api|worker)-/.test(name)).sort()).toEqual(['api-1', 'worker-1', 'worker-2']);
+  for (const point of report.scaling) {
+    expect(point.phase.completed).toBeGreaterThan(0);
+    expect(point.phase.errors).toEqual({});
+  }
+}, clusterBenchTimeoutMs + 30_000);

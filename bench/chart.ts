@@ -1,6 +1,7 @@
 // One chart image per scenario: throughput over time, latency p50/p99 over time, the latency
 // percentiles of each target, and (soak) each process's memory over time. Vega-Lite draws SVG
 // without a browser; resvg (a prebuilt binary shipped as an npm package) turns it into a PNG.
+import { targetLabel } from './report';
 import type { PhaseResult, ScenarioResult } from './run';
 
 const panelWidth = 720;
@@ -8,21 +9,20 @@ const panelHeight = 200;
 /** The chart's font, found among the system's fonts: DejaVu is on the project's machines (fonts-dejavu-core). */
 const fontFamily = 'DejaVu Sans';
 
-const targetLabel = (name: string) => (name === 'zenpay' ? 'ZenPAY' : name);
-const targetOrder = ['direct-sql', 'api-direct', 'noop-workflow', 'ZenPAY'];
-const targetColors = ['#e45756', '#f58518', '#54a24b', '#4c78a8'];
+const targetOrder = ['direct-sql', 'api-direct', 'noop-workflow', 'ZenPAY', 'noop-workflow · cluster', 'ZenPAY · cluster'];
+const targetColors = ['#e45756', '#f58518', '#54a24b', '#4c78a8', '#b279a2', '#72b7b2'];
 const finite = (value: number) => (Number.isFinite(value) ? Math.round(value * 10) / 10 : null);
 
 function chartSpec(result: ScenarioResult): Record<string, unknown> {
   const timeline = result.phases.flatMap((phase) =>
-    phase.timeline.map((point) => ({ target: targetLabel(phase.target), second: point.second, completed: point.completed, p50: finite(point.p50Ms), p99: finite(point.p99Ms) })),
+    phase.timeline.map((point) => ({ target: targetLabel(phase), second: point.second, completed: point.completed, p50: finite(point.p50Ms), p99: finite(point.p99Ms) })),
   );
   const latencyOverTime = timeline.flatMap((point) => [
     { target: point.target, second: point.second, percentile: 'p50', ms: point.p50 },
     { target: point.target, second: point.second, percentile: 'p99', ms: point.p99 },
   ]).filter((point) => point.ms !== null && point.ms > 0);
   const percentiles = result.phases.flatMap((phase) =>
-    (['p50', 'p90', 'p99', 'max'] as const).map((name) => ({ target: targetLabel(phase.target), percentile: name, ms: finite(phase.latencyMs[name]) })),
+    (['p50', 'p90', 'p99', 'max'] as const).map((name) => ({ target: targetLabel(phase), percentile: name, ms: finite(phase.latencyMs[name]) })),
   ).filter((point) => point.ms !== null && point.ms > 0);
   const second = { field: 'second', type: 'quantitative', title: 'second of the measured window' };
   // The same colour for a target in every panel and every chart.

@@ -10,6 +10,15 @@ export type ScenarioName = (typeof scenarioNames)[number];
 export const baselineNames = ['direct-sql', 'api-direct', 'noop-workflow'] as const;
 export type BaselineName = (typeof baselineNames)[number];
 export type TargetName = BaselineName | 'zenpay';
+/** dev: `npm start`'s system (Temporal's dev server on SQLite); cluster: `npm start -- --cluster`'s (Temporal on PostgreSQL). */
+export const profileNames = ['dev', 'cluster'] as const;
+export type ProfileName = (typeof profileNames)[number];
+/** What the scaling series varies on the cluster profile, one at a time, the others at the profile's own. */
+export const scalingDimensions = ['workers', 'apis', 'shards'] as const;
+export type ScalingDimension = (typeof scalingDimensions)[number];
+/** The cluster profile as `npm start -- --cluster` runs it. */
+export const clusterProfileShape = { apis: 2, workers: 2 } as const;
+export const scalePointMax = 16;
 
 export const durationSecondsMax = 6 * 3600;
 export const warmupSecondsMax = 600;
@@ -39,6 +48,13 @@ export const usage = `Usage: npm run bench -- [options]
   --completion-timeout MS  an operation without its final event after this is a timeout (30000)
   --approve-ms MS        on-ramp: the bank simulator approves each payment after MS  (0)
   --out DIR              where the JSON, the chart and the table go              (bench/results)
+  --profile LIST         dev, cluster or dev,cluster: the system(s) the bench starts and measures one
+                         after the other, reported side by side                  (dev)
+  --shards N             the cluster profile's history shards (a fresh cluster)  (512, as npm start -- --cluster)
+  --scaling LIST         with the cluster profile: ZenPAY's uniform transfers again with 1, 2, 4 of each of
+                         workers, apis, shards (comma-separated or all), the others at the profile's own
+                         (2 APIs, 2 workers, --shards); shards each on a fresh cluster  (none)
+  --scale-points LIST    the counts the scaling series measures                  (1,2,4)
   --quiet                no progress bar
 
   Against an already running system (else the bench starts its own):
@@ -88,7 +104,19 @@ const optionsSchema = z.object({
   bankUrl: loopbackUrl('--bank-url'),
   smsUrl: loopbackUrl('--sms-url'),
   pids: z.partialRecord(z.enum(processNames), z.coerce.number().int().positive()),
-});
+  profiles: z.array(z.enum(profileNames)).min(1),
+  shards: count(1, 16_384),
+  scaling: z.array(z.enum(scalingDimensions)),
+  scalePoints: z.array(count(1, scalePointMax)).min(1),
+})
+  .refine((options) => options.url === undefined || (options.profiles.length === 1 && options.profiles[0] === 'dev' && options.scaling.length === 0), {
+    message: '--profile and --scaling need a system the bench starts itself: leave out --url',
+    path: ['profile'],
+  })
+  .refine((options) => options.scaling.length === 0 || options.profiles.includes('cluster'), {
+    message: '--scaling measures the cluster profile: add --profile cluster (or dev,cluster)',
+    path: ['scaling'],
+  });
 
 export type BenchOptions = z.infer<typeof optionsSchema>;
 export type ProcessName = (typeof processNames)[number];
@@ -122,6 +150,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       'bank-url': { type: 'string', default: defaults.bankApiUrl },
       'sms-url': { type: 'string', default: 'http://127.0.0.1:4300' },
       pids: { type: 'string' },
+      profile: { type: 'string', default: 'dev' },
+      shards: { type: 'string', default: '512' },
+      scaling: { type: 'string', default: '' },
+      'scale-points': { type: 'string', default: '1,2,4' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -148,6 +180,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     bankUrl: values['bank-url'],
     smsUrl: values['sms-url'],
     pids,
+    profiles: [...new Set(list(values.profile))],
+    shards: values.shards,
+    scaling: values.scaling === 'all' ? [...scalingDimensions] : [...new Set(list(values.scaling))],
+    scalePoints: [...new Set(list(values['scale-points']))],
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || 'options'}: ${issue.message}`);

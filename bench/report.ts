@@ -1,7 +1,9 @@
 // The run's report as Markdown tables: figures per target, ZenPAY as ratios to the baselines, errors,
 // each process's CPU and memory, memory over time for a soak, and the issue's targets checked.
 import os from 'node:os';
-import type { PhaseResult, ScenarioResult } from './run';
+import type { ScalingDimension } from './options';
+import { describeShape, type PhaseResult, type ScenarioResult } from './run';
+import type { BenchSystem, ClusterShape } from './system';
 import { mebibytes, ratio, table } from './stats';
 
 export interface RunReport {
@@ -10,7 +12,17 @@ export interface RunReport {
   system: { mode: 'own' | 'attached'; graphqlUrl: string };
   options: Record<string, unknown>;
   notes: string[];
+  /** The systems measured, in order (with --profile dev,cluster both). */
+  profiles: Array<{ profile: BenchSystem['profile']; shape: ClusterShape | null }>;
   scenarios: ScenarioResult[];
+  /** --scaling: ZenPAY's uniform transfers on the cluster with one dimension at each count. */
+  scaling: ScalingPoint[];
+}
+
+export interface ScalingPoint {
+  dimension: ScalingDimension;
+  count: number;
+  phase: PhaseResult;
 }
 
 export function machineInfo(): RunReport['machine'] {
@@ -23,15 +35,20 @@ export function machineInfo(): RunReport['machine'] {
   };
 }
 
-const targetLabel = (name: string) => (name === 'zenpay' ? 'ZenPAY' : name);
+const targetName = (name: string) => (name === 'zenpay' ? 'ZenPAY' : name);
+/** A phase's column: its target, marked when it ran on the cluster profile (the dev profile's are as always). */
+export const targetLabel = (phase: Pick<PhaseResult, 'target' | 'profile'>) => (phase.profile === 'cluster' ? `${targetName(phase.target)} · cluster` : targetName(phase.target));
+/** A process's role: the cluster's api-1, api-2 are both api. */
+const roleOf = (name: string) => name.replace(/-\d+$/, '');
 const processOrder = ['postgres', 'temporal', 'worker', 'api', 'api-direct', 'noop-worker', 'bank-sim', 'bench client'];
+const processRank = (name: string) => processOrder.indexOf(roleOf(name)) * 1000 + Number(/-(\d+)$/.exec(name)?.[1] ?? 0);
 /** Processes of the system under test: the bench client's own cost is kept out of what a transfer costs. */
 const isSystemProcess = (name: string) => name !== 'bench client';
 const errorTotal = (phase: PhaseResult) => Object.values(phase.errors).reduce((sum, entry) => sum + entry.count, 0);
 /** Every process measured in any phase, in the report's order. */
 const processNames = (result: ScenarioResult) =>
   [...new Set(result.phases.flatMap((phase) => phase.processes.map((metrics) => metrics.name)))].sort(
-    (a, b) => processOrder.indexOf(a) - processOrder.indexOf(b),
+    (a, b) => processRank(a) - processRank(b),
   );
 /** PostgreSQL's backends share its buffers: their PSS adds up right, their RSS would count them again and again. */
 const memoryOf = (metrics: PhaseResult['processes'][number]) => (metrics.name === 'postgres' ? metrics.peakPssBytes : metrics.peakRssBytes);
@@ -45,7 +62,7 @@ function figuresTable(result: ScenarioResult): string {
   return table(
     ['target', 'completed/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'sent', 'completed', 'errors'],
     result.phases.map((phase) => [
-      targetLabel(phase.target),
+      targetLabel(phase),
       phase.throughputPerSecond,
       phase.latencyMs.p50,
       phase.latencyMs.p90,
@@ -59,13 +76,20 @@ function figuresTable(result: ScenarioResult): string {
 }
 
 function ratiosTable(result: ScenarioResult): string | null {
-  const zenpay = result.phases.find((phase) => phase.target === 'zenpay');
-  const baselines = result.phases.filter((phase) => phase.target !== 'zenpay');
-  if (!zenpay || baselines.length === 0) return null;
+  // direct-sql and api-direct run on one profile; Temporal's floor is compared on the same profile.
+  const pairs = result.phases
+    .filter((phase) => phase.target === 'zenpay')
+    .flatMap((zenpay) =>
+      result.phases
+        .filter((baseline) => baseline.target !== 'zenpay' && (baseline.target !== 'noop-workflow' || baseline.profile === zenpay.profile))
+        .map((baseline) => [zenpay, baseline] as const),
+    );
+  if (pairs.length === 0) return null;
   return table(
-    ['ZenPAY as a ratio to', 'throughput', 'p50 latency', 'p99 latency'],
-    baselines.map((baseline) => [
-      baseline.target,
+    ['ZenPAY', 'as a ratio to', 'throughput', 'p50 latency', 'p99 latency'],
+    pairs.map(([zenpay, baseline]) => [
+      targetLabel(zenpay),
+      targetLabel(baseline),
       ratio(zenpay.throughputPerSecond, baseline.throughputPerSecond),
       ratio(zenpay.latencyMs.p50, baseline.latencyMs.p50, 1),
       ratio(zenpay.latencyMs.p99, baseline.latencyMs.p99, 1),
@@ -75,7 +99,7 @@ function ratiosTable(result: ScenarioResult): string | null {
 
 function errorsTable(result: ScenarioResult): string {
   const rows = result.phases.flatMap((phase) =>
-    Object.entries(phase.errors).map(([code, entry]) => [targetLabel(phase.target), code, entry.count, entry.examples[0]?.slice(0, 80) ?? '']),
+    Object.entries(phase.errors).map(([code, entry]) => [targetLabel(phase), code, entry.count, entry.examples[0]?.slice(0, 80) ?? '']),
   );
   return rows.length === 0 ? 'No errors.' : table(['target', 'code', 'count', 'example'], rows);
 }
@@ -85,7 +109,7 @@ function lockingLine(result: ScenarioResult): string {
     .map((phase) => {
       const reached = Object.entries(phase.lockingErrors);
       const seen = reached.length === 0 ? 'none reached a client' : reached.map(([code, count]) => `${code} ×${count}`).join(', ');
-      return `- ${targetLabel(phase.target)}: deadlocks, serialization failures, timeouts: ${seen}; deadlocks detected by PostgreSQL: ${phase.databaseDeadlocks}`;
+      return `- ${targetLabel(phase)}: deadlocks, serialization failures, timeouts: ${seen}; deadlocks detected by PostgreSQL: ${phase.databaseDeadlocks}`;
     })
     .join('\n');
 }
@@ -93,7 +117,7 @@ function lockingLine(result: ScenarioResult): string {
 function processesTable(result: ScenarioResult): string {
   const names = processNames(result);
   return table(
-    ['process (CPU cores used / peak MiB)', ...result.phases.map((phase) => targetLabel(phase.target))],
+    ['process (CPU cores used / peak MiB)', ...result.phases.map((phase) => targetLabel(phase))],
     [
       ...names.map((name) => [
         name,
@@ -129,7 +153,7 @@ function cpuPerOperationTable(result: ScenarioResult): string {
   const perOperation = (phase: PhaseResult, metrics: PhaseResult['processes'][number]) =>
     phase.throughputPerSecond > 0 ? (metrics.cpuCores * 1000) / phase.throughputPerSecond : Number.NaN;
   return table(
-    ['CPU ms per completed operation', ...result.phases.map((phase) => targetLabel(phase.target))],
+    ['CPU ms per completed operation', ...result.phases.map((phase) => targetLabel(phase))],
     [
       ...names.map((name) => [
         name,
@@ -157,7 +181,7 @@ function statementsReport(result: ScenarioResult): string | null {
   if (profiled.length === 0) return null;
   const parts = [
     table(
-      ['SQL per operation sent (pg_stat_statements)', ...profiled.map((phase) => targetLabel(phase.target))],
+      ['SQL per operation sent (pg_stat_statements)', ...profiled.map((phase) => targetLabel(phase))],
       [
         ['round trips', ...profiled.map((phase) => phase.statements!.roundTripsPerOperation)],
         ['execution ms in PostgreSQL', ...profiled.map((phase) => phase.statements!.executionMsPerOperation.toFixed(2))],
@@ -167,7 +191,7 @@ function statementsReport(result: ScenarioResult): string | null {
   for (const phase of profiled.filter((candidate) => candidate.target !== 'direct-sql')) {
     parts.push(
       '',
-      `${targetLabel(phase.target)}: statements by execution time per operation:`,
+      `${targetLabel(phase)}: statements by execution time per operation:`,
       '',
       table(
         ['calls / op', 'mean ms', 'ms / op', 'statement'],
@@ -194,10 +218,12 @@ export function scenarioReport(result: ScenarioResult): string {
   return parts.join('\n');
 }
 
-/** The performance targets (issue 14), checked against whatever this run measured. */
-export function targetsReport(scenarios: readonly ScenarioResult[]): string {
+/** The performance targets (issue 14), checked against whatever this run measured on one profile. */
+export function targetsReport(scenarios: readonly ScenarioResult[], profile: BenchSystem['profile']): string {
   const lines: string[] = [];
-  const phaseOf = (result: ScenarioResult | undefined, target: string) => result?.phases.find((phase) => phase.target === target);
+  // direct-sql and api-direct ran on the first profile only: the same database either way.
+  const phaseOf = (result: ScenarioResult | undefined, target: string) =>
+    result?.phases.find((phase) => phase.target === target && (phase.profile === profile || target === 'direct-sql' || target === 'api-direct'));
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
   const uniformMax = scenarios.find((result) => result.scenario === 'uniform' && result.rate === 'max');
   const uniformRate = scenarios.find((result) => result.scenario === 'uniform' && result.rate !== 'max');
@@ -240,19 +266,120 @@ export function targetsReport(scenarios: readonly ScenarioResult[]): string {
       );
     }
   }
-  return lines.length === 0 ? '' : ['### Targets', '', ...lines].join('\n');
+  return lines.length === 0 ? '' : [`### Targets (${profile} profile)`, '', ...lines].join('\n');
+}
+
+/** CPU cores a role used in a phase: its processes summed (api-1 + api-2 ...). */
+function roleCores(phase: PhaseResult, role: string): number {
+  return phase.processes.filter((metrics) => roleOf(metrics.name) === role).reduce((sum, metrics) => sum + metrics.cpuCores, 0);
+}
+
+const costRoles = ['api', 'worker', 'temporal', 'postgres', 'bank-sim'] as const;
+const roleTitles: Record<(typeof costRoles)[number], string> = { api: 'API', worker: 'worker', temporal: 'Temporal', postgres: 'PostgreSQL', 'bank-sim': 'bank sim' };
+const msPerOperation = (phase: PhaseResult, cores: number) => (phase.throughputPerSecond > 0 ? (cores * 1000) / phase.throughputPerSecond : Number.NaN);
+
+/** ZenPAY on each profile, one row each: throughput, latency, the floor there, and CPU per transfer by role. */
+function profilesTable(scenarios: readonly ScenarioResult[]): string | null {
+  const rows = scenarios.flatMap((result) =>
+    result.phases
+      .filter((phase) => phase.target === 'zenpay')
+      .map((phase) => {
+        const floor = result.phases.find((candidate) => candidate.target === 'noop-workflow' && candidate.profile === phase.profile);
+        return [
+          `${result.scenario}, ${phase.profile}${phase.shape ? ` (${describeShape(phase.shape)})` : ''}`,
+          phase.throughputPerSecond,
+          phase.latencyMs.p50,
+          phase.latencyMs.p99,
+          floor ? floor.throughputPerSecond.toFixed(1) : '-',
+          floor ? ratio(phase.throughputPerSecond, floor.throughputPerSecond) : '-',
+          ...costRoles.map((role) => msPerOperation(phase, roleCores(phase, role)).toFixed(1)),
+          systemCpuMsPerOperation(phase).toFixed(1),
+        ];
+      }),
+  );
+  if (new Set(scenarios.flatMap((result) => result.phases.map((phase) => phase.profile))).size < 2) return null;
+  return table(
+    ['ZenPAY on', 'completed/s', 'p50 ms', 'p99 ms', 'floor/s', 'of floor', ...costRoles.map((role) => `${roleTitles[role]} CPU ms`), 'total CPU ms'],
+    rows,
+  );
+}
+
+/** The scaling series: one table per dimension, each count's throughput, speed-up over the smallest, and where the CPU went. */
+function scalingReport(points: readonly ScalingPoint[]): string | null {
+  if (points.length === 0) return null;
+  const parts = ['### Scaling the cluster profile', '', 'ZenPAY, uniform transfers, the same load at each point; one dimension varied, the others at the profile\'s own.'];
+  for (const dimension of [...new Set(points.map((point) => point.dimension))]) {
+    const series = points.filter((point) => point.dimension === dimension);
+    const first = series[0]!.phase.throughputPerSecond;
+    parts.push(
+      '',
+      table(
+        [dimension, 'shape', 'completed/s', 'vs smallest', 'p50 ms', 'p99 ms', ...costRoles.map((role) => `${roleTitles[role]} cores`), 'machine busy', 'CPU ms / transfer'],
+        series.map(({ count, phase }) => [
+          count,
+          phase.shape ? describeShape(phase.shape) : '-',
+          phase.throughputPerSecond,
+          ratio(phase.throughputPerSecond, first),
+          phase.latencyMs.p50,
+          phase.latencyMs.p99,
+          ...costRoles.map((role) => roleCores(phase, role).toFixed(2)),
+          `${phase.machine.busyCores.toFixed(2)} of ${os.cpus().length}`,
+          systemCpuMsPerOperation(phase).toFixed(1),
+        ]),
+      ),
+    );
+  }
+  return parts.join('\n');
+}
+
+/** Throughputs the on-paper table sizes a deployment for. */
+const paperRates = [100, 500, 1_000];
+
+/**
+ * On paper, from the cluster profile's measured CPU per transfer by role: the cores each role needs at a given
+ * rate, were every added process as efficient as these (it is not: see the scaling series for what was measured).
+ */
+function onPaperTable(scenarios: readonly ScenarioResult[]): string | null {
+  const phase = scenarios.find((result) => result.scenario === 'uniform')?.phases.find((candidate) => candidate.target === 'zenpay' && candidate.profile === 'cluster');
+  if (!phase || phase.throughputPerSecond <= 0) return null;
+  const perRole = costRoles.map((role) => [role, msPerOperation(phase, roleCores(phase, role))] as const);
+  return [
+    '### On paper: cores for a given rate',
+    '',
+    `From the cluster profile's uniform run (${phase.throughputPerSecond.toFixed(1)}/s): CPU ms per transfer by role × rate / 1000, with no allowance for headroom or coordination.`,
+    '',
+    table(
+      ['role', 'CPU ms / transfer', ...paperRates.map((rate) => `cores at ${rate}/s`)],
+      [
+        ...perRole.map(([role, ms]) => [roleTitles[role], ms.toFixed(1), ...paperRates.map((rate) => ((ms * rate) / 1000).toFixed(1))]),
+        ['**all**', systemCpuMsPerOperation(phase).toFixed(1), ...paperRates.map((rate) => ((systemCpuMsPerOperation(phase) * rate) / 1000).toFixed(1))],
+      ],
+    ),
+  ].join('\n');
 }
 
 export function runReport(report: RunReport): string {
   const { machine } = report;
+  const systems = report.profiles.map((entry) => (entry.shape ? `the cluster profile (${describeShape(entry.shape)})` : entry.profile === 'dev' ? 'the dev profile' : 'an attached system'));
   const header = [
     `## ZenPAY benchmark, ${report.startedAt}`,
     '',
     `${machine.cpus} × ${machine.cpuModel}, ${mebibytes(machine.memoryBytes)} MiB, Node.js ${machine.node}, ${machine.platform}; ` +
-      `${report.system.mode === 'own' ? 'a system the bench started' : `the running system at ${report.system.graphqlUrl}`}, everything on this machine.`,
+      `${report.system.mode === 'own' ? `systems the bench started, one after the other: ${systems.join(', ')}` : `the running system at ${report.system.graphqlUrl}`}, everything on this machine.`,
     'Latency: from sending the mutation (from when it was due, at a fixed rate) to its COMPLETED event on the subscription; direct-sql: to COMMIT.',
   ];
   if (report.notes.length > 0) header.push('', ...report.notes.map((note) => `- ${note}`));
-  const targets = targetsReport(report.scenarios);
-  return [header.join('\n'), ...report.scenarios.map(scenarioReport), ...(targets ? [targets] : [])].join('\n\n') + '\n';
+  const profiles = profilesTable(report.scenarios);
+  const sections = [header.join('\n')];
+  if (profiles) sections.push(['### Profiles side by side', '', 'CPU ms per completed transfer by role (every process of the role summed; the cluster\'s PostgreSQL holds Temporal\'s databases too).', '', profiles].join('\n'));
+  sections.push(...report.scenarios.map(scenarioReport));
+  const scaling = scalingReport(report.scaling);
+  if (scaling) sections.push(scaling);
+  const paper = onPaperTable(report.scenarios);
+  if (paper) sections.push(paper);
+  for (const entry of report.profiles) {
+    const targets = targetsReport(report.scenarios, entry.profile);
+    if (targets) sections.push(targets);
+  }
+  return sections.join('\n\n') + '\n';
 }

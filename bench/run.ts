@@ -5,17 +5,20 @@ import { developmentBanks } from '../common/development';
 import type { Pool } from '../db/pool';
 import { createDirectLedger, createDirectPool, dropDirectLedger, type DirectAccounts } from './direct-sql';
 import { runLoad, type ErrorCount, type LoadRecord } from './load';
-import { scenarioSettings, type BenchOptions, type ScenarioName, type TargetName } from './options';
+import { scenarioSettings, type BaselineName, type BenchOptions, type ScenarioName, type TargetName } from './options';
 import { ProcessSampler, type ProcessMetrics } from './processes';
 import { readStatements, resetStatements, type StatementProfile } from './statements';
 import type { ProgressDisplay } from './progress';
 import { percentile, summarize, type LatencySummary } from './stats';
-import type { BenchSystem } from './system';
+import type { BenchSystem, ClusterShape } from './system';
 import { createApiTarget, createDirectTarget, createNoopWorkflowTarget, type Operation, type Target } from './targets';
 import { fundUsers, signUpUsers, type BenchUser } from './users';
 
 export interface PhaseResult {
   target: TargetName;
+  /** The system it ran on (bench/system.ts), and the cluster profile's shape at the time. */
+  profile: BenchSystem['profile'];
+  shape: ClusterShape | null;
   /** Completed operations per second of the measured window. */
   throughputPerSecond: number;
   sent: number;
@@ -70,14 +73,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const randomAmount = () => BigInt(randomInt(transferAmountMinorMin, transferAmountMinorMax + 1));
 const pick = <T>(items: readonly T[]): T => items[randomInt(0, items.length)]!;
 
-interface Population {
+export interface Population {
   users: BenchUser[];
   merchant: BenchUser;
   direct: DirectAccounts | null;
   directPool: Pool | null;
 }
 
-export async function prepare(context: RunContext): Promise<Population> {
+/** Users signed up and funded on context.system; direct-sql's own ledger when that baseline will run. */
+export async function prepare(context: RunContext, baselines: readonly BaselineName[] = context.options.baselines): Promise<Population> {
   const { options, system, display } = context;
   const count = options.users + 1;
   const signUpStartMs = performance.now();
@@ -90,7 +94,7 @@ export async function prepare(context: RunContext): Promise<Population> {
   const merchant = everyone.at(-1)!;
   let direct: DirectAccounts | null = null;
   let directPool: Pool | null = null;
-  if (options.baselines.includes('direct-sql')) {
+  if (baselines.includes('direct-sql')) {
     direct = await createDirectLedger(system.pool, options.users, developmentBanks);
     directPool = createDirectPool(system.databaseUrl, options.concurrency);
   }
@@ -158,7 +162,13 @@ async function openTarget(context: RunContext, name: TargetName, population: Pop
   return createApiTarget(name, url, participants, socketsMax);
 }
 
-export async function runScenario(context: RunContext, scenario: ScenarioName, population: Population): Promise<ScenarioResult> {
+/** One scenario against each baseline (options.baselines unless given) and then ZenPAY, on context.system. */
+export async function runScenario(
+  context: RunContext,
+  scenario: ScenarioName,
+  population: Population,
+  baselines: readonly BaselineName[] = context.options.baselines,
+): Promise<ScenarioResult> {
   const { options, system } = context;
   const settings = scenarioSettings(options, scenario);
   const result: ScenarioResult = {
@@ -171,7 +181,7 @@ export async function runScenario(context: RunContext, scenario: ScenarioName, p
     skipped: [],
   };
   const targets: TargetName[] = [];
-  for (const baseline of options.baselines) {
+  for (const baseline of baselines) {
     // The inline execution covers sendMoney only: an on-ramp always needs its workflow and the bank.
     if (baseline === 'api-direct' && scenario === 'on-ramp') {
       result.skipped.push({ target: baseline, reason: 'the API has no inline on-ramp (it needs the bank and a workflow)' });
@@ -197,6 +207,12 @@ export async function runScenario(context: RunContext, scenario: ScenarioName, p
   return result;
 }
 
+/** ZenPAY alone on one scenario (the scaling series: the same load on another shape of the cluster). */
+export async function runZenpayPhase(context: RunContext, scenario: ScenarioName, population: Population): Promise<PhaseResult> {
+  const participants = scenario === 'hot-account' ? [...population.users, population.merchant] : population.users;
+  return runPhase(context, scenario, 'zenpay', population, participants, scenarioSettings(context.options, scenario));
+}
+
 async function runPhase(
   context: RunContext,
   scenario: ScenarioName,
@@ -213,7 +229,8 @@ async function runPhase(
     const deadlocksBefore = await databaseDeadlocks(system.pool);
     const counting = await resetStatements(system.pool);
     const sampler = new ProcessSampler(system.processGroups());
-    const label = `${scenario} / ${name} (${settings.rate === 'max' ? `max, ${options.concurrency} clients` : `${settings.rate}/s offered`})`;
+    const where = system.profile === 'cluster' ? ` on the cluster (${describeShape(system.cluster!.shape())})` : system.profile === 'dev' ? ' on the dev profile' : '';
+    const label = `${scenario} / ${name}${where} (${settings.rate === 'max' ? `max, ${options.concurrency} clients` : `${settings.rate}/s offered`})`;
     const bar = display.step(label, settings.durationSeconds, 'load');
     let processes: ProcessMetrics[] = [];
     const windowStart = setTimeout(() => sampler.start(), options.warmupSeconds * 1000);
@@ -249,7 +266,12 @@ async function runPhase(
     // Per operation sent: each one sent makes its round trips, whether or not it completed inside the window.
     const statements = counting ? await readStatements(system.pool, record.sent) : null;
     const deadlocks = (await databaseDeadlocks(system.pool)) - deadlocksBefore;
-    const phase = { ...phaseResult(name, record, processes, deadlocks, target.backgroundErrors, sampler.machine), statements };
+    const phase = {
+      ...phaseResult(name, record, processes, deadlocks, target.backgroundErrors, sampler.machine),
+      profile: system.profile,
+      shape: system.cluster?.shape() ?? null,
+      statements,
+    };
     bar.finish(
       `${phase.throughputPerSecond.toFixed(1)} completed/s, p50 ${phase.latencyMs.p50.toFixed(1)} ms, p99 ${phase.latencyMs.p99.toFixed(1)} ms, ` +
         `${Object.values(phase.errors).reduce((sum, entry) => sum + entry.count, 0)} errors`,
@@ -260,6 +282,9 @@ async function runPhase(
   }
 }
 
+export const describeShape = (shape: ClusterShape) =>
+  `${shape.apis} API, ${shape.workers} worker${shape.workers === 1 ? '' : 's'}, ${shape.shards} shard${shape.shards === 1 ? '' : 's'}`;
+
 function phaseResult(
   target: TargetName,
   record: LoadRecord,
@@ -267,7 +292,7 @@ function phaseResult(
   databaseDeadlocks: number,
   backgroundErrors: Map<string, number>,
   machine: PhaseResult['machine'],
-): Omit<PhaseResult, 'statements'> {
+): Omit<PhaseResult, 'statements' | 'profile' | 'shape'> {
   const errors = Object.fromEntries(record.errors);
   for (const [code, count] of backgroundErrors) errors[code] = { count: (errors[code]?.count ?? 0) + count, examples: errors[code]?.examples ?? [] };
   const lockingErrors: Record<string, number> = {};

@@ -7,12 +7,24 @@ import { defaults } from '../common/config';
 import { createPool, type Pool } from '../db/pool';
 import { ManagedProcess, nodeEntry } from '../system/process';
 import { generousRateLimits } from '../system/generous-limits';
+import { startLocalCluster, type ClusterStack } from '../system/cluster';
 import { startLocalStack } from '../system/stack';
 import { projectRoot } from '../system/temporal';
 import type { BenchOptions, ProcessName } from './options';
 import { environmentOf, pidListeningOn, pidsByCommandLine, postgresServerPid, type ProcessGroup } from './processes';
 
+/** A cluster profile's shape: API processes, workers, Temporal history shards. */
+export interface ClusterShape {
+  apis: number;
+  workers: number;
+  shards: number;
+}
+
 export interface BenchSystem {
+  /** dev, cluster, or attached (a running system given by --url). */
+  profile: 'dev' | 'cluster' | 'attached';
+  /** The cluster profile only: its shape now, and a way to change its API processes and workers. */
+  cluster: { shape(): ClusterShape; scale(shape: { apis: number; workers: number }): Promise<void> } | null;
   graphqlUrl: string;
   databaseUrl: string;
   bankUrl: string | null;
@@ -36,6 +48,7 @@ export interface BenchSystem {
 const poolConnectionsMax = 8;
 
 interface Parts {
+  profile: BenchSystem['profile'];
   graphqlUrl: string;
   databaseUrl: string;
   temporalAddress: string;
@@ -44,6 +57,8 @@ interface Parts {
   smsUrl: string;
   logDir: string;
   pids: Partial<Record<ProcessName, number>>;
+  /** The cluster profile's processes, read each time they are measured (scale() changes them). */
+  cluster: ClusterStack | null;
   notes: string[];
   stopSystem: () => Promise<void>;
   dataDir: string | null;
@@ -61,6 +76,8 @@ export async function startOwnSystem(progress: (message: string) => void): Promi
     ...(stack.temporal?.pid ? { temporal: stack.temporal.pid } : {}),
   };
   return assemble({
+    profile: 'dev',
+    cluster: null,
     graphqlUrl: stack.urls.graphql,
     databaseUrl: stack.databaseUrl,
     temporalAddress: stack.temporalAddress,
@@ -72,6 +89,34 @@ export async function startOwnSystem(progress: (message: string) => void): Promi
     notes: [],
     stopSystem: () => stack.stop(),
     dataDir,
+  });
+}
+
+/** The cluster profile (system/cluster.ts) in a temporary directory, a fresh Temporal cluster with this shape. */
+export async function startOwnCluster(shape: ClusterShape, progress: (message: string) => void): Promise<BenchSystem> {
+  const cluster = await startLocalCluster({
+    prefix: 'zenpay-bench-cluster',
+    historyShards: shape.shards,
+    apis: shape.apis,
+    workers: shape.workers,
+    serviceEnv: { LOG_LEVEL: 'warn', ...generousRateLimits },
+    progress,
+  });
+  progress(`cluster started in ${cluster.dataDir} (${cluster.historyShards} history shards, ${shape.apis} API processes, ${shape.workers} workers)`);
+  return assemble({
+    profile: 'cluster',
+    cluster,
+    graphqlUrl: cluster.urls.graphql,
+    databaseUrl: cluster.databaseUrl,
+    temporalAddress: cluster.temporalAddress,
+    taskQueue: process.env.TEMPORAL_TASK_QUEUE ?? defaults.taskQueue,
+    bankUrl: cluster.urls.bankSim,
+    smsUrl: cluster.urls.smsSim,
+    logDir: path.join(cluster.dataDir, 'logs'),
+    pids: { 'bank-sim': cluster.bankSim.pid, ...(cluster.temporal.server.pid ? { temporal: cluster.temporal.server.pid } : {}) },
+    notes: [],
+    stopSystem: () => cluster.stop(),
+    dataDir: cluster.dataDir,
   });
 }
 
@@ -101,6 +146,8 @@ export async function attachToSystem(options: BenchOptions & { url: string }, lo
     ...(options.scenarios.includes('on-ramp') ? found('bank-sim', pidListeningOn(port(options.bankUrl))) : {}),
   };
   return assemble({
+    profile: 'attached',
+    cluster: null,
     graphqlUrl: options.url,
     databaseUrl: options.databaseUrl,
     temporalAddress: options.temporalAddress,
@@ -164,7 +211,13 @@ async function assemble(parts: Parts): Promise<BenchSystem> {
     return worker;
   };
 
+  const { cluster } = parts;
   return {
+    profile: parts.profile,
+    cluster: cluster && {
+      shape: () => ({ apis: cluster.apis.length, workers: cluster.workers.length, shards: cluster.historyShards }),
+      scale: (shape) => cluster.scale(shape),
+    },
     graphqlUrl: parts.graphqlUrl,
     databaseUrl: parts.databaseUrl,
     bankUrl: parts.bankUrl,
@@ -181,6 +234,8 @@ async function assemble(parts: Parts): Promise<BenchSystem> {
       add('temporal', parts.pids.temporal, true);
       add('worker', parts.pids.worker);
       add('api', parts.pids.api);
+      // The cluster's API processes and workers each on a row of their own (api-1, worker-2, ...).
+      for (const part of [...(cluster?.apis ?? []), ...(cluster?.workers ?? [])]) add(part.spec.name, part.pid);
       add('api-direct', apiDirect?.process.pid);
       add('noop-worker', noopWorker?.pid);
       add('bank-sim', parts.pids['bank-sim']);
