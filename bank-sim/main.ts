@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../common/log';
+import { serveSimulatorMetricsLater } from '../common/simulator-metrics';
 import { createBankSimulator, type BankSimulator } from './app';
 import { ConfigurationError, readEnvironment, type BankSimulatorEnvironment } from './config';
 
@@ -51,16 +52,7 @@ function main(): void {
       { url, publicUrl: environment.publicUrl ?? url, webhookUrl: environment.webhookUrl, stateFile: environment.stateFile },
       'bank simulator listening',
     );
-    // Prometheus metrics after the ready line: loading them must not slow a restart down.
-    void import('../common/metrics.js')
-      .then((metrics) => metrics.serveSimulatorMetrics(server, metrics.defaultMetricsPorts.bankSim))
-      .then(
-        (metricsUrl) => announcer.info({ metricsUrl }, 'bank simulator metrics listening'),
-        (error: unknown) => {
-          logger.fatal({ err: error }, 'bank simulator cannot serve metrics');
-          process.exit(1);
-        },
-      );
+    serveSimulatorMetricsLater(server, 'bankSim', 'bank simulator', announcer, logger);
     const stop = (signal: NodeJS.Signals) => void shutDown(server, simulator, logger, signal);
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

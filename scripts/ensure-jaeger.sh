@@ -5,26 +5,21 @@
 # module instead, with the same replace. A Go-module build carries no UI assets (the Jaeger UI is built
 # with npm upstream): the binary answers Jaeger's query API and shows a placeholder page at its UI port.
 set -euo pipefail
+source "$(dirname "$0")/cached-go-build.sh"
 
 version="${JAEGER_VERSION:-v1.76.0}"
-cache_root="${ZENPAY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zenpay}"
-install_dir="$cache_root/jaeger/$version"
+install_dir="$zenpay_cache_root/jaeger/$version"
 binary="$install_dir/jaeger"
 
 log() { printf '[ensure-jaeger] %s\n' "$*" >&2; }
+built() { [[ -x "$binary" ]]; }
 
 if [[ -n "${JAEGER_PATH:-}" ]]; then
   [[ -x "$JAEGER_PATH" ]] || { log "JAEGER_PATH=$JAEGER_PATH is not executable"; exit 1; }
   echo "$JAEGER_PATH"; exit 0
 fi
-if [[ -x "$binary" ]]; then echo "$binary"; exit 0; fi
-command -v go >/dev/null 2>&1 || { log "Go is required to build Jaeger (none on PATH)"; exit 1; }
-
-mkdir -p "$install_dir"
-exec 9>"$install_dir/.build.lock"
-log "waiting for build lock $install_dir/.build.lock"
-flock 9
-if [[ -x "$binary" ]]; then echo "$binary"; exit 0; fi
+if built; then echo "$binary"; exit 0; fi
+take_build_lock "$install_dir" "Jaeger" built "$binary"
 
 log "building github.com/jaegertracing/jaeger/cmd/jaeger@$version into $install_dir (a cold build takes 15 to 30 minutes on 2 cores)"
 started=$(date +%s)

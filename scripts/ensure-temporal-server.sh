@@ -3,11 +3,11 @@
 # builds) the Temporal UI server exist, and prints the directory that holds them. Built once with
 # `go install` into a cache outside the checkout and reused by every clone (the cluster profile).
 set -euo pipefail
+source "$(dirname "$0")/cached-go-build.sh"
 
 version="${TEMPORAL_SERVER_VERSION:-v1.29.1}"
 ui_version="${TEMPORAL_UI_SERVER_VERSION:-v2.42.1}"
-cache_root="${ZENPAY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zenpay}"
-install_dir="$cache_root/temporal-server/$version"
+install_dir="$zenpay_cache_root/temporal-server/$version"
 server="$install_dir/temporal-server"
 sql_tool="$install_dir/temporal-sql-tool"
 schema="$install_dir/schema/postgresql/v12"
@@ -19,28 +19,12 @@ log() { printf '[ensure-temporal-server] %s\n' "$*" >&2; }
 complete() { [[ -x "$server" && -x "$sql_tool" && -f "$schema/temporal/versioned/v1.0/manifest.json" ]] && { [[ -x "$ui_server" || -f "$ui_failed" ]]; }; }
 
 if complete; then echo "$install_dir"; exit 0; fi
-command -v go >/dev/null 2>&1 || { log "Go is required to build the Temporal server (none on PATH)"; exit 1; }
-
-mkdir -p "$install_dir"
-exec 9>"$install_dir/.build.lock"
-log "waiting for build lock $install_dir/.build.lock"
-flock 9
-if complete; then echo "$install_dir"; exit 0; fi
-
-# go install with a plain build, then with -checklinkname=0 (newer Go refuses some linkname uses).
-build() {
-  local gobin=$1; shift
-  rm -rf "$gobin"
-  if ! GOBIN="$gobin" GOFLAGS="${GOFLAGS:-} -buildvcs=false" go install "$@"; then
-    log "plain build failed; retrying with -ldflags=-checklinkname=0"
-    GOBIN="$gobin" GOFLAGS="${GOFLAGS:-} -buildvcs=false" go install -ldflags=-checklinkname=0 "$@"
-  fi
-}
+take_build_lock "$install_dir" "the Temporal server" complete "$install_dir"
 
 started=$(date +%s)
 if [[ ! -x "$server" || ! -x "$sql_tool" ]]; then
   log "building go.temporal.io/server/cmd/server and cmd/tools/sql@$version into $install_dir (cold builds take several minutes)"
-  build "$install_dir.tmp" "go.temporal.io/server/cmd/server@$version" "go.temporal.io/server/cmd/tools/sql@$version"
+  go_install_into "$install_dir.tmp" "go.temporal.io/server/cmd/server@$version" "go.temporal.io/server/cmd/tools/sql@$version"
   mv "$install_dir.tmp/sql" "$sql_tool"
   mv "$install_dir.tmp/server" "$server"
   rm -rf "$install_dir.tmp"
@@ -60,7 +44,7 @@ fi
 
 if [[ ! -x "$ui_server" && ! -f "$ui_failed" ]]; then
   log "building github.com/temporalio/ui-server/v2/cmd/server@$ui_version (the Temporal UI, the one the CLI embeds)"
-  if build "$install_dir.ui.tmp" "github.com/temporalio/ui-server/v2/cmd/server@$ui_version"; then
+  if go_install_into "$install_dir.ui.tmp" "github.com/temporalio/ui-server/v2/cmd/server@$ui_version"; then
     mv "$install_dir.ui.tmp/server" "$ui_server"
   else
     log "the Temporal UI server did not build: the cluster profile runs without a UI"

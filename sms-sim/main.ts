@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../common/log';
+import { serveSimulatorMetricsLater } from '../common/simulator-metrics';
 import { createSmsSimulator } from './app';
 import { ConfigurationError, readEnvironment, type SmsSimulatorEnvironment } from './config';
 
@@ -28,16 +29,7 @@ function main(): void {
     // Always written, whatever LOG_LEVEL says: a parent process finds the port through this line.
     const announcer = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
     announcer.info({ url: listeningUrl(server), stateFile: environment.stateFile }, 'sms simulator listening');
-    // Prometheus metrics after the ready line: loading them must not slow a restart down.
-    void import('../common/metrics.js')
-      .then((metrics) => metrics.serveSimulatorMetrics(server, metrics.defaultMetricsPorts.smsSim))
-      .then(
-        (metricsUrl) => announcer.info({ metricsUrl }, 'sms simulator metrics listening'),
-        (error: unknown) => {
-          logger.fatal({ err: error }, 'SMS simulator cannot serve metrics');
-          process.exit(1);
-        },
-      );
+    serveSimulatorMetricsLater(server, 'smsSim', 'sms simulator', announcer, logger);
   });
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'sms simulator stopping');

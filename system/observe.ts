@@ -1,30 +1,21 @@
 // The observers `npm start -- --observe` runs beside a system (the dev profile's or the cluster's), each
 // built once from its Go module: Jaeger (scripts/ensure-jaeger.sh) receiving every process's OTLP traces
 // and keeping them in memory, and a Prometheus server (scripts/ensure-prometheus.sh) scraping every /metrics.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { freePort } from './ports';
 import { ManagedProcess } from './process';
-import { projectRoot } from './temporal';
+import { ensureBuilt } from './temporal';
 
-/** Builds Jaeger once into a cache outside the checkout (or finds it) and returns its path. */
+/** Jaeger (scripts/ensure-jaeger.sh): its path. */
 export function ensureJaeger(): string {
-  const output = execFileSync('bash', [path.join(projectRoot, 'scripts', 'ensure-jaeger.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return output.trim().split('\n').at(-1)!;
+  return ensureBuilt('ensure-jaeger.sh');
 }
 
-/** Builds the Prometheus server once into a cache outside the checkout (or finds it) and returns its path. */
+/** The Prometheus server (scripts/ensure-prometheus.sh): its path. */
 export function ensurePrometheus(): string {
-  const output = execFileSync('bash', [path.join(projectRoot, 'scripts', 'ensure-prometheus.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return output.trim().split('\n').at(-1)!;
+  return ensureBuilt('ensure-prometheus.sh');
 }
 
 export interface PrometheusOptions {

@@ -3,7 +3,7 @@
 // default namespace and ZenPAY's search attributes; and the Temporal UI server beside it when it was built.
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +11,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { searchAttributes } from '../common/transactions';
 import { ManagedProcess } from './process';
-import { projectRoot } from './temporal';
+import { ensureBuilt, projectRoot } from './temporal';
 
 /** What scripts/ensure-temporal-server.sh built: the server, its SQL tool, the schema, maybe the UI. */
 export interface TemporalServerBuild {
@@ -24,11 +24,7 @@ export interface TemporalServerBuild {
 }
 
 export function ensureTemporalServer(): TemporalServerBuild {
-  const output = execFileSync('bash', [path.join(projectRoot, 'scripts', 'ensure-temporal-server.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const dir = output.trim().split('\n').at(-1)!;
+  const dir = ensureBuilt('ensure-temporal-server.sh');
   const uiServer = path.join(dir, 'temporal-ui-server');
   return {
     dir,

@@ -8,13 +8,21 @@ import { ManagedProcess } from './process';
 
 export const projectRoot = path.resolve(__dirname, '..');
 
-/** Builds the pinned Temporal CLI once into a cache outside the checkout (or finds it) and returns its path. */
-export function ensureTemporalCli(): string {
-  const output = execFileSync('bash', [path.join(projectRoot, 'scripts', 'ensure-temporal.sh')], {
+/**
+ * Runs one of scripts/ensure-*.sh, which builds a pinned program once into a cache outside the checkout
+ * (or finds it), its progress on this process's stderr; returns the path it prints last.
+ */
+export function ensureBuilt(script: string): string {
+  const output = execFileSync('bash', [path.join(projectRoot, 'scripts', script)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return output.trim().split('\n').at(-1)!;
+}
+
+/** The pinned Temporal CLI (scripts/ensure-temporal.sh): its path. */
+export function ensureTemporalCli(): string {
+  return ensureBuilt('ensure-temporal.sh');
 }
 
 export interface TemporalDevServerOptions {
